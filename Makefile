@@ -1,0 +1,69 @@
+# Two commands for a newcomer: `make tutorial` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+DATA := test-data
+OUT := out/tutorial
+PYTEST_ARGS ?=
+
+# The tutorial's recipes below read exactly as a user types them.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: tutorial test bench lint-tools clean clean-tutorial
+.DELETE_ON_ERROR:
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(DEV): pyproject.toml $(RUNTIME)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+## The "Introduction to deep learning" tutorial, one file target per step.
+tutorial: $(OUT)/cm.png
+	@echo
+	@echo "== Scores (train and validation holdout): $(OUT)/scores.tsv"
+	@cat $(OUT)/scores.tsv
+	@echo "== Test set ($(OUT)/predictions.tsv vs $(DATA)/y_test.tsv): $(OUT)/cm.png"
+	@cat $(OUT)/cm-summary.txt
+
+$(OUT):
+	mkdir -p $@
+
+$(OUT)/arch.json: $(RUNTIME) | $(OUT)
+	build-arch --input-shape 7129 --layer 'Dense(16, activation="elu")' --layer 'Dense(16, activation="elu")' \
+	           --layer 'Dense(1, activation="sigmoid")' -o $@
+
+$(OUT)/model.zip: $(OUT)/arch.json
+	build-model --arch $< --task classification --loss binary_crossentropy --optimizer rmsprop \
+	            --epochs 10 --batch-size 4 --seed 42 -o $@
+
+$(OUT)/scores.tsv $(OUT)/fitted.zip $(OUT)/weights.h5 &: $(OUT)/model.zip $(DATA)/X_train.tsv $(DATA)/y_train.tsv
+	train-eval --model $(OUT)/model.zip --x $(DATA)/X_train.tsv --y $(DATA)/y_train.tsv \
+	           --scores $(OUT)/scores.tsv --fitted-model $(OUT)/fitted.zip --weights $(OUT)/weights.h5
+
+$(OUT)/predictions.tsv: $(OUT)/fitted.zip $(OUT)/weights.h5 $(DATA)/X_test.tsv
+	predict --model $(OUT)/fitted.zip --weights $(OUT)/weights.h5 --x $(DATA)/X_test.tsv -o $@
+
+$(OUT)/cm.png $(OUT)/cm-summary.txt &: $(OUT)/predictions.tsv $(DATA)/y_test.tsv
+	plot-cm --y-true $(DATA)/y_test.tsv --y-pred $(OUT)/predictions.tsv -o $(OUT)/cm.png 2> $(OUT)/cm-summary.tmp \
+	  || { cat $(OUT)/cm-summary.tmp; rm -f $(OUT)/cm-summary.tmp; exit 1; }
+	mv $(OUT)/cm-summary.tmp $(OUT)/cm-summary.txt
+
+test: $(DEV)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(DEV)
+	$(BIN)/python bench/run.py
+
+clean-tutorial:
+	rm -rf $(OUT)
+
+clean: clean-tutorial
+	rm -rf $(VENV) out bench/work .pytest_cache .hypothesis

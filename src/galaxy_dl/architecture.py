@@ -1,0 +1,273 @@
+"""Model architectures: build them from layer specs, write them as Keras JSON, load them safely.
+
+The JSON is exactly what Keras 3's ``model.to_json()`` writes (pretty-printed), so
+``keras.models.model_from_json`` reads it too. Loading never imports a module or
+runs code named by the file: every ``module`` in the config must be Keras' own, and
+layers that carry code are refused before Keras sees the config.
+"""
+
+import inspect
+import json
+import sys
+import warnings
+
+from .errors import ModelError, UsageError
+from .layerspec import (
+    ARGUMENT_MODULES,
+    REMOVED_LAYERS,
+    RENAMED_ARGUMENTS,
+    RENAMED_LAYERS,
+    LayerCall,
+    ObjectCall,
+    suggest,
+)
+
+# Layer classes that hold code or load other files: never built, never loaded.
+FORBIDDEN_CLASSES = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "InputLayer"}
+MODEL_CLASSES = {"Sequential", "Functional", "Model"}
+
+
+def _layer_classes(keras) -> dict:
+    return {
+        name: obj
+        for name, obj in vars(keras.layers).items()
+        if inspect.isclass(obj) and issubclass(obj, keras.layers.Layer) and name not in FORBIDDEN_CLASSES
+    }
+
+
+def _accepted_arguments(cls) -> set[str]:
+    names = set()
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            names.update(p for p in inspect.signature(klass.__init__).parameters if p not in ("self", "args", "kwargs"))
+    return names | {"name", "dtype", "trainable", "autocast", "input_dim", "input_shape", "batch_size"}
+
+
+def _build_object(call: ObjectCall, where: str):
+    """Instantiate an initializer, regularizer or constraint class named in a layer spec."""
+    import keras
+
+    for module_name in ARGUMENT_MODULES:
+        module = getattr(keras, module_name)
+        cls = getattr(module, call.name, None)
+        if inspect.isclass(cls):
+            try:
+                return cls(*call.args, **call.kwargs)
+            except (TypeError, ValueError) as exc:
+                raise UsageError(f"{where}: {call.name}: {exc}") from None
+    known = [n for m in ARGUMENT_MODULES for n, o in vars(getattr(keras, m)).items() if inspect.isclass(o)]
+    raise UsageError(
+        f"{where}: {call.name!r} is not a Keras initializer, regularizer or constraint{suggest(call.name, known)}"
+    )
+
+
+def _resolve(value, where: str):
+    if isinstance(value, ObjectCall):
+        return _build_object(value, where)
+    if isinstance(value, list):
+        return [_resolve(v, where) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_resolve(v, where) for v in value)
+    return value
+
+
+def make_layer(call: LayerCall, name: str | None = None):
+    """Instantiate the Keras layer a :class:`LayerCall` names, with a clear error for each mistake."""
+    import keras
+
+    where = f"layer {call.text or call.name!r}"
+    classes = _layer_classes(keras)
+    cls_name = call.name
+    if cls_name in REMOVED_LAYERS:
+        raise UsageError(f"{where}: Keras 3 has no {cls_name}; use {REMOVED_LAYERS[cls_name]}")
+    if cls_name in RENAMED_LAYERS:
+        print(f"warning: {cls_name} is {RENAMED_LAYERS[cls_name]} in Keras 3 (it picks cuDNN itself)", file=sys.stderr)
+        cls_name = RENAMED_LAYERS[cls_name]
+    cls = classes.get(cls_name)
+    if cls is None:
+        raise UsageError(f"{where}: unknown layer {call.name!r}{suggest(call.name, classes)}")
+    kwargs = {}
+    for key, value in call.kwargs.items():
+        key = RENAMED_ARGUMENTS.get((cls_name, key), key)
+        kwargs[key] = _resolve(value, where)
+    if name is not None:
+        kwargs.setdefault("name", name)
+    accepted = _accepted_arguments(cls)
+    for key in kwargs:
+        if key not in accepted:
+            raise UsageError(f"{where}: {cls_name} takes no argument {key!r}{suggest(key, accepted)}")
+    try:
+        return cls(*_resolve(call.args, where), **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{where}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def build_sequential(input_shape: tuple, calls: list[LayerCall], name: str | None = None):
+    """A Sequential model from an input shape and layer calls; shape errors name the layer."""
+    import keras
+
+    if not calls:
+        raise UsageError("give at least one --layer")
+    model = keras.Sequential(name=name)
+    model.add(keras.Input(shape=input_shape))
+    for call in calls:
+        layer = make_layer(call)
+        try:
+            model.add(layer)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"layer {call.text or call.name!r} does not fit the previous output: {_first_line(exc)}") from None
+    return model
+
+
+def build_functional(spec: dict, source: str):
+    """A functional model from a graph spec (inputs, named layers wired by name, outputs)."""
+    import keras
+
+    from .layerspec import parse_layer, parse_shape
+
+    def fail(msg):
+        raise UsageError(msg, source=source)
+
+    if not isinstance(spec, dict):
+        fail("the spec must be a mapping with 'inputs', 'layers' and 'outputs'")
+    unknown = set(spec) - {"name", "inputs", "layers", "outputs"}
+    if unknown:
+        key = sorted(unknown)[0]
+        fail(f"unknown key {key!r}{suggest(key, ['name', 'inputs', 'layers', 'outputs'])}")
+    tensors: dict = {}
+    inputs = []
+    for i, entry in enumerate(spec.get("inputs") or []):
+        if not isinstance(entry, dict) or "shape" not in entry:
+            fail(f"inputs[{i}] needs a 'shape' (and a 'name')")
+        name = str(entry.get("name", f"input_{i + 1}"))
+        shape = parse_shape(str(tuple(entry["shape"])) if isinstance(entry["shape"], list) else str(entry["shape"]))
+        tensors[name] = keras.Input(shape=shape, name=name)
+        inputs.append(tensors[name])
+    if not inputs:
+        fail("declare at least one entry under 'inputs'")
+    previous = inputs[-1]
+    for i, entry in enumerate(spec.get("layers") or []):
+        if isinstance(entry, str):
+            entry = {"layer": entry}
+        if not isinstance(entry, dict) or "layer" not in entry:
+            fail(f"layers[{i}] needs a 'layer' such as 'Dense(8)'")
+        call = parse_layer(str(entry["layer"]))
+        name = entry.get("name")
+        layer = make_layer(call, name=str(name) if name is not None else None)
+        wired = entry.get("inputs")
+        if wired is None:
+            args = previous
+        else:
+            wired = wired if isinstance(wired, list) else [wired]
+            args = []
+            for ref in wired:
+                if isinstance(ref, int) and not isinstance(ref, bool):
+                    refs = list(tensors)
+                    if not -len(refs) <= ref < len(refs):
+                        fail(f"layers[{i}] wires index {ref}, but only {len(refs)} tensors exist")
+                    args.append(tensors[refs[ref]])
+                elif str(ref) in tensors:
+                    args.append(tensors[str(ref)])
+                else:
+                    fail(f"layers[{i}] wires {ref!r}, which is not defined above{suggest(str(ref), tensors)}")
+            args = args[0] if len(args) == 1 else args
+        try:
+            previous = layer(args)
+        except (TypeError, ValueError) as exc:
+            fail(f"layers[{i}] ({call.text}): {_first_line(exc)}")
+        tensors[layer.name] = previous
+    outputs = []
+    for ref in spec.get("outputs") or [layer.name]:
+        if str(ref) not in tensors:
+            fail(f"output {ref!r} is not a layer defined above{suggest(str(ref), tensors)}")
+        outputs.append(tensors[str(ref)])
+    return keras.Model(
+        inputs=inputs if len(inputs) > 1 else inputs[0],
+        outputs=outputs if len(outputs) > 1 else outputs[0],
+        name=spec.get("name"),
+    )
+
+
+def to_json(model) -> str:
+    """Keras' own JSON, pretty-printed with sorted keys so that diffs are readable and stable."""
+    return json.dumps(json.loads(model.to_json()), indent=2, sort_keys=True) + "\n"
+
+
+def _walk(node, path="$"):
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, f"{path}[{i}]")
+
+
+def check_safe(config: dict, source: str) -> None:
+    """Refuse configs that would make Keras import foreign modules or deserialize code."""
+    for path, node in _walk(config):
+        module = node.get("module")
+        if isinstance(module, str) and not (module == "builtins" or module == "keras" or module.startswith("keras.")):
+            raise ModelError(f"refused: {path} names module {module!r}; only Keras' own classes are loaded", source=source)
+        cls = node.get("class_name")
+        if cls in FORBIDDEN_CLASSES - {"InputLayer"}:
+            raise ModelError(f"refused: {path} is a {cls} layer, which would run code from the file", source=source)
+        if cls == "__lambda__" or node.get("registered_name") == "function" and "code" in node.get("config", {}):
+            raise ModelError(f"refused: {path} holds Python code", source=source)
+
+
+def parse_config(text: str, source: str) -> dict:
+    """Parse and check an architecture JSON document; convert Keras 2 documents to Keras 3."""
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})", source=source) from None
+    if not isinstance(config, dict) or config.get("class_name") not in MODEL_CLASSES or not isinstance(config.get("config"), dict):
+        raise ModelError("JSON but not a Keras model architecture (expected class_name Sequential, Functional or Model)", source=source)
+    from .legacy import is_keras2, convert_keras2
+
+    if is_keras2(config):
+        config = convert_keras2(config, source)
+    check_safe(config, source)
+    return config
+
+
+def model_from_config(config: dict, source: str):
+    """Deserialize in Keras' safe mode; any failure is a one-line ModelError naming the file."""
+    import keras
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for bad configs
+        raise ModelError(f"cannot build the model: {_first_line(exc)}", source=source) from None
+
+
+def load_json_file(path: str, source: str | None = None) -> dict:
+    source = source or path
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise ModelError("no such file", source=source) from None
+    except IsADirectoryError:
+        raise ModelError("is a directory, not a file", source=source) from None
+    except OSError as exc:
+        raise ModelError(f"cannot read: {exc.strerror}", source=source) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModelError("not a text file (not UTF-8); expected an architecture JSON", source=source) from None
+    return parse_config(text, source)
+
+
+def summary(model) -> str:
+    lines = []
+    model.summary(print_fn=lambda text, line_break=False: lines.append(text), line_length=100)
+    return "\n".join(lines)

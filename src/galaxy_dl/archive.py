@@ -1,0 +1,212 @@
+"""The estimator archive: a ZIP of JSON members and, once fitted, HDF5 weights. Never a pickle.
+
+Members (see :mod:`galaxy_dl.formats`): a manifest (format name, version, library
+versions), the architecture, the parameters, and when fitted the learned state and
+the weights. Writing is deterministic (fixed timestamps, order and permissions), so
+the same inputs give a byte-identical file. Reading checks names, sizes and
+compression ratios before inflating anything, and executes nothing.
+"""
+
+import io
+import json
+import platform
+import zipfile
+
+from . import __version__, formats
+from .errors import ModelError, UsageError
+from .fileio import atomic_path
+
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+PICKLE_PREFIXES = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+FITTED_STATE = ("classes_", "n_features_in_", "feature_names_in_", "history_")
+ALLOWED_MEMBERS = {formats.MANIFEST, formats.ARCHITECTURE, formats.PARAMS, formats.STATE, formats.WEIGHTS}
+
+
+def _json_bytes(obj) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+
+
+def _versions() -> dict:
+    import keras
+    import numpy
+    import sklearn
+
+    return {
+        "galaxy_dl": __version__,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "numpy": numpy.__version__,
+        "scikit_learn": sklearn.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _plain(value):
+    """numpy scalars and arrays to JSON-native values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def to_bytes(estimator) -> bytes:
+    """Serialize an estimator (fitted or not) to the archive's bytes."""
+    from .weights import to_bytes as weights_bytes
+
+    params = estimator.get_params()
+    architecture = params.pop("architecture")
+    params["callbacks"] = list(params.get("callbacks") or [])
+    params["metrics"] = list(params.get("metrics") or [])
+    fitted = hasattr(estimator, "model_")
+    manifest = {
+        "format": formats.ESTIMATOR_FORMAT,
+        "format_version": formats.ESTIMATOR_VERSION,
+        "task": estimator.task,
+        "fitted": fitted,
+        "created_by": _versions(),
+    }
+    members = [
+        (formats.MANIFEST, _json_bytes(manifest)),
+        (formats.ARCHITECTURE, _json_bytes(architecture)),
+        (formats.PARAMS, _json_bytes(params)),
+    ]
+    if fitted:
+        state = {name: _plain(getattr(estimator, name, None)) for name in FITTED_STATE}
+        members.append((formats.STATE, _json_bytes(state)))
+        members.append((formats.WEIGHTS, weights_bytes(estimator.model_)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            zf.writestr(info, data)
+    return buffer.getvalue()
+
+
+def save(estimator, path: str) -> None:
+    data = to_bytes(estimator)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+
+def _read_members(path: str, source: str) -> dict[str, bytes]:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except FileNotFoundError:
+        raise ModelError("no such file", source=source) from None
+    except IsADirectoryError:
+        raise ModelError("is a directory, not an estimator archive", source=source) from None
+    except OSError as exc:
+        raise ModelError(f"cannot read: {exc.strerror}", source=source) from None
+    if head.startswith(PICKLE_PREFIXES):
+        raise ModelError("is a Python pickle (a Galaxy-ML model?); pickles can run code and are refused: rebuild it with build-model", source=source)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise ModelError("not a galaxy-dl estimator archive (not a valid ZIP file, or truncated)", source=source) from None
+    members = {}
+    with zf:
+        for info in zf.infolist():
+            name = info.filename
+            if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or ":" in name:
+                raise ModelError(f"refused: unsafe member name {name!r}", source=source)
+            if name not in ALLOWED_MEMBERS:
+                raise ModelError(f"unexpected member {name!r}", source=source)
+            limit = formats.MAX_MEMBER_BYTES if name == formats.WEIGHTS else formats.MAX_JSON_BYTES
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > limit or (info.file_size > 1 << 20 and ratio > formats.MAX_COMPRESSION_RATIO):
+                raise ModelError(f"refused: member {name!r} would inflate to {info.file_size} bytes (zip bomb?)", source=source)
+            if name in members:
+                raise ModelError(f"member {name!r} appears twice", source=source)
+            try:
+                data = zf.read(info)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
+                raise ModelError(f"member {name!r} is corrupt: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", source=source) from None
+            if len(data) != info.file_size:
+                raise ModelError(f"member {name!r} is corrupt (size mismatch)", source=source)
+            members[name] = data
+    return members
+
+
+def _json_member(members: dict, name: str, source: str, expect=dict):
+    if name not in members:
+        raise ModelError(f"member {name!r} is missing", source=source)
+    try:
+        value = json.loads(members[name].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"member {name!r} is not valid JSON: {exc}", source=source) from None
+    if not isinstance(value, expect):
+        raise ModelError(f"member {name!r} has the wrong structure", source=source)
+    return value
+
+
+def read_manifest(members: dict, source: str) -> dict:
+    manifest = _json_member(members, formats.MANIFEST, source)
+    if manifest.get("format") != formats.ESTIMATOR_FORMAT:
+        raise ModelError(f"not a galaxy-dl estimator archive (format {manifest.get('format')!r})", source=source)
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelError(f"invalid format version {version!r}", source=source)
+    if version > formats.ESTIMATOR_VERSION:
+        raise ModelError(
+            f"written by a newer galaxy-dl (format version {version}; this one reads up to {formats.ESTIMATOR_VERSION}): upgrade galaxy-dl",
+            source=source,
+        )
+    return manifest
+
+
+def load(path: str, source: str | None = None, *, require_fitted: bool = False):
+    """Read an archive into an estimator; a fitted one gets its model and weights back."""
+    import numpy as np
+
+    from .architecture import check_safe, model_from_config
+    from .estimator import ESTIMATORS
+    from .weights import load_bytes
+
+    source = source or path
+    members = _read_members(path, source)
+    manifest = read_manifest(members, source)
+    task = manifest.get("task")
+    if task not in ESTIMATORS:
+        raise ModelError(f"unknown task {task!r}", source=source)
+    architecture = _json_member(members, formats.ARCHITECTURE, source)
+    check_safe(architecture, source)
+    params = _json_member(members, formats.PARAMS, source)
+    cls = ESTIMATORS[task]
+    known = set(cls._get_param_names()) - {"architecture"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ModelError(f"member {formats.PARAMS!r} has unknown parameter {unknown[0]!r}", source=source)
+    try:
+        estimator = cls(architecture=architecture, **params)
+        estimator.validate()
+    except UsageError as exc:
+        raise ModelError(f"invalid parameters: {exc}", source=source) from None
+    if manifest.get("fitted"):
+        state = _json_member(members, formats.STATE, source)
+        if formats.WEIGHTS not in members:
+            raise ModelError(f"member {formats.WEIGHTS!r} is missing", source=source)
+        model = model_from_config(architecture, source)
+        estimator._compile(model)
+        model.optimizer.build(model.trainable_variables)  # so the saved optimizer state loads too
+        load_bytes(model, members[formats.WEIGHTS], f"{source} ({formats.WEIGHTS})")
+        estimator.model_ = model
+        if task == "classification":
+            classes = state.get("classes_")
+            if not isinstance(classes, list) or not classes:
+                raise ModelError("fitted classifier without class labels", source=source)
+            estimator.classes_ = np.asarray(classes)
+        n = state.get("n_features_in_")
+        if not isinstance(n, int):
+            raise ModelError("fitted estimator without its feature count", source=source)
+        estimator.n_features_in_ = n
+        names = state.get("feature_names_in_")
+        if names is not None:
+            estimator.feature_names_in_ = np.asarray(names, dtype=object)
+        estimator.history_ = state.get("history_") or {}
+    elif require_fitted:
+        raise ModelError("this estimator has not been trained yet: run train-eval first", source=source)
+    return estimator

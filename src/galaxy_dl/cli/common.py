@@ -1,0 +1,129 @@
+"""What every program shares: error handling and exit codes, --debug, table options.
+
+Nothing heavy is imported here, so ``--help`` and option errors answer in milliseconds.
+"""
+
+import functools
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import ExitStatus, GalaxyDLError, OutputError
+from ..tables import Columns, TableSpec
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0]
+
+
+def program(name: str, **command_kwargs):
+    """Decorate a function as a click command that maps errors to one line and an exit code."""
+
+    def decorate(fn):
+        @click.command(name=name, context_settings=CONTEXT, **command_kwargs)
+        @click.option("--debug", is_flag=True, help="Show the full traceback when something fails.")
+        @click.version_option(__version__, "-V", "--version", prog_name=name)
+        @functools.wraps(fn)
+        def command(debug: bool, **params):
+            try:
+                fn(**params)
+            except GalaxyDLError as exc:
+                if debug:
+                    raise
+                _fail(name, str(exc), exc.exit_status)
+            except KeyboardInterrupt:
+                _fail(name, "interrupted", ExitStatus.INTERRUPTED)
+            except MemoryError:
+                if debug:
+                    raise
+                _fail(name, "out of memory", ExitStatus.ERROR)
+            except BrokenPipeError:
+                sys.stderr.close()
+                sys.exit(ExitStatus.OUTPUT)
+            except OSError as exc:
+                if debug:
+                    raise
+                if exc.errno in (28, 122):  # ENOSPC, EDQUOT
+                    _fail(name, str(OutputError(_first_line(exc))), ExitStatus.OUTPUT)
+                _fail(name, f"internal error: {type(exc).__name__}: {_first_line(exc)} (run again with --debug)", ExitStatus.ERROR)
+            except Exception as exc:  # a bug: say so in one line, traceback on --debug
+                if debug:
+                    raise
+                _fail(name, f"internal error: {type(exc).__name__}: {_first_line(exc)} (run again with --debug)", ExitStatus.ERROR)
+
+        return command
+
+    return decorate
+
+
+def _fail(name: str, message: str, status: int):
+    click.echo(f"{name}: error: {message}", err=True)
+    sys.exit(int(status))
+
+
+def threads_option(fn):
+    return click.option(
+        "--threads",
+        type=click.IntRange(min=1),
+        default=None,
+        help="CPU threads for TensorFlow and BLAS [default: $GALAXY_SLOTS, else all].",
+    )(fn)
+
+
+def setup_runtime(threads):
+    from .. import runtime
+
+    runtime.configure(threads or runtime.default_threads())
+    runtime.import_keras()
+
+
+def _split(values) -> tuple[str, ...]:
+    out = []
+    for value in values or ():
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return tuple(out)
+
+
+def table_options(prefix: str, what: str):
+    """Column selection in Galaxy's five ways, plus a per-table --PREFIX-no-header, for one input."""
+    key = prefix.replace("-", "_")
+
+    def decorate(fn):
+        options = [
+            click.option(f"--{prefix}-cols", f"{key}_cols", multiple=True, metavar="LIST",
+                         help=f"Use only these 1-based columns of {what} (e.g. 1,3-5)."),
+            click.option(f"--{prefix}-cols-except", f"{key}_cols_except", multiple=True, metavar="LIST",
+                         help=f"Use all columns of {what} except these 1-based ones."),
+            click.option(f"--{prefix}-names", f"{key}_names", multiple=True, metavar="LIST",
+                         help=f"Use only the columns of {what} with these header names."),
+            click.option(f"--{prefix}-names-except", f"{key}_names_except", multiple=True, metavar="LIST",
+                         help=f"Use all columns of {what} except those with these header names."),
+            click.option(f"--{prefix}-no-header", f"{key}_no_header", is_flag=True,
+                         help=f"{what[0].upper() + what[1:]} has no header row."),
+        ]
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+no_header_option = click.option("--no-header", is_flag=True, help="No input table has a header row.")
+
+
+def table_spec(path: str, prefix: str, params: dict, no_header: bool = False, option: str | None = None) -> TableSpec:
+    """Pop one table's options from ``params`` and describe how to read it."""
+    key = prefix.replace("-", "_")
+    chosen = [
+        (mode, _split(params.pop(f"{key}_{suffix}")))
+        for mode, suffix in (("index", "cols"), ("index_except", "cols_except"), ("name", "names"), ("name_except", "names_except"))
+    ]
+    given = [(mode, values) for mode, values in chosen if values]
+    if len(given) > 1:
+        raise click.UsageError(f"choose the columns of --{prefix} one way only (got {len(given)} selections)")
+    columns = Columns(*given[0]) if given else Columns()
+    header = not (no_header or params.pop(f"{key}_no_header"))
+    return TableSpec(path=path, header=header, columns=columns, option=option or f"--{prefix}")

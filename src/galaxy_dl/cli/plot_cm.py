@@ -1,0 +1,46 @@
+"""plot-cm: a confusion matrix of true vs predicted labels as PNG, SVG or PDF. Never imports Keras."""
+
+import click
+
+from ..plots import FORMATS, NORMALIZE
+from .common import no_header_option, program, table_options, table_spec
+
+
+@program("plot-cm", help="""Plot the confusion matrix of true vs predicted labels.
+
+\b
+  plot-cm --y-true y_test.tsv --y-pred predictions.tsv -o cm.png
+  plot-cm --y-true y.tsv --y-pred p.tsv --labels 0=ALL,1=AML --normalize true -o cm.svg
+
+Rows are true labels, columns predicted labels, both the sorted union of the labels
+in the two files unless --labels orders or renames them. A one-line summary
+(accuracy, per-class recall) goes to stderr.""")
+@click.option("--y-true", "true_path", required=True, metavar="PATH", help="True labels (one column, or choose it).")
+@click.option("--y-pred", "pred_path", required=True, metavar="PATH", help="Predicted labels, e.g. predict's output.")
+@table_options("y-true", "the true-label table")
+@table_options("y-pred", "the predicted-label table")
+@no_header_option
+@click.option("--labels", default=None, metavar="L=NAME,…", help="Order and/or rename labels, e.g. 0=ALL,1=AML or AML,ALL.")
+@click.option("--normalize", type=click.Choice(NORMALIZE), default="none", show_default=True,
+              help="none: counts; true/pred/all: fractions over rows/columns/everything (scikit-learn's meanings).")
+@click.option("--cmap", default="Blues", show_default=True, help="Any matplotlib colormap (Galaxy-ML's names work too).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Image format [default: from the suffix, else png].")
+@click.option("--dpi", type=click.IntRange(min=30, max=1200), default=150, show_default=True)
+@click.option("--title", default="Confusion matrix", show_default=True)
+@click.option("--xlabel", default="Predicted label", show_default=True)
+@click.option("--ylabel", default="True label", show_default=True)
+@click.option("--matrix-out", default=None, metavar="PATH", help="Also write the matrix as a table (rows true, columns predicted).")
+@click.option("-o", "--output", required=True, metavar="PATH", help="Image to write.")
+def main(true_path, pred_path, no_header, labels, normalize, cmap, fmt, dpi, title, xlabel, ylabel, matrix_out,
+         output, **table_params):
+    from ..plots import plot_confusion
+    from ..fileio import check_writable
+
+    check_writable(output, "-o/--output")
+    if matrix_out:
+        check_writable(matrix_out, "--matrix-out")
+    true_spec = table_spec(true_path, "y-true", table_params, no_header)
+    pred_spec = table_spec(pred_path, "y-pred", table_params, no_header)
+    summary = plot_confusion(true_spec, pred_spec, output, labels=labels, normalize=normalize, cmap=cmap, fmt=fmt,
+                             dpi=dpi, title=title, xlabel=xlabel, ylabel=ylabel, matrix_out=matrix_out)
+    click.echo(summary, err=True)

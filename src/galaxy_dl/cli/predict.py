@@ -1,0 +1,39 @@
+"""predict: apply a fitted estimator (and optionally a weights file) to new rows."""
+
+import click
+
+from ..prediction import CHUNK_ROWS, METHODS
+from .common import no_header_option, program, setup_runtime, table_options, table_spec, threads_option
+
+
+@program("predict", help="""Predict labels, probabilities or values for the rows of a table.
+
+\b
+  predict --model fitted.zip --weights weights.h5 --x X_test.tsv -o predictions.tsv
+
+The fitted archive carries its weights; --weights (Keras 3 or Keras 2 HDF5) replaces
+them. Rows are read and predicted in chunks, so memory stays bounded.""")
+@click.option("--model", "model_path", required=True, metavar="PATH", help="Fitted estimator archive from train-eval.")
+@click.option("--weights", "weights_path", default=None, metavar="PATH", help="HDF5 weights to use instead of the archive's.")
+@click.option("--x", "x_path", required=True, metavar="PATH", help="Feature table ('-' for stdin).")
+@table_options("x", "the feature table")
+@no_header_option
+@click.option("--method", type=click.Choice(METHODS), default="predict", show_default=True,
+              help="predict: labels (or values); predict_proba: one probability column per class.")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=CHUNK_ROWS, show_default=True, help="Rows per prediction chunk.")
+@click.option("-o", "--output", required=True, metavar="PATH", help="Predictions table to write ('-' for stdout).")
+@threads_option
+def main(model_path, weights_path, x_path, no_header, method, chunk_rows, output, threads, **table_params):
+    from ..fileio import check_writable
+
+    check_writable(output, "-o/--output")
+    spec = table_spec(x_path, "x", table_params, no_header)
+    setup_runtime(threads)
+    from ..archive import load
+    from ..prediction import predict_table
+    from ..weights import load as load_weights
+
+    estimator = load(model_path, f"--model {model_path}", require_fitted=True)
+    if weights_path:
+        load_weights(estimator.model_, weights_path, f"--weights {weights_path}")
+    predict_table(estimator, spec, output, method=method, chunk_rows=chunk_rows)

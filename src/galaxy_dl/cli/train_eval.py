@@ -1,0 +1,89 @@
+"""train-eval: train an estimator under a scheme, score it, write the fitted estimator and weights."""
+
+import click
+
+from ..schemes import CV_KINDS, SCHEMES, SPLITS
+from .common import no_header_option, program, setup_runtime, table_options, table_spec, threads_option
+
+
+def _size(ctx, param, value):
+    if value is None:
+        return None
+    if value <= 0 or (value >= 1 and value != int(value)):
+        raise click.BadParameter("a fraction in (0, 1) or a whole number of rows")
+    return value
+
+
+@program("train-eval", help="""Train and evaluate an estimator archive on a table.
+
+\b
+  train-eval --model model.zip --x X_train.tsv --y y_train.tsv \\
+             --scores scores.tsv --fitted-model fitted.zip --weights weights.h5
+\b
+Schemes: train_val (default: a seeded, stratified 20% holdout is the validation
+data), train_val_test (plus a test holdout scored after fitting), cv (k-fold
+cross-validation; every fold, mean and std are scored, then the final model is
+refitted on all rows unless --no-refit).""")
+@click.option("--model", "model_path", required=True, metavar="PATH", help="Estimator archive from build-model.")
+@click.option("--x", "x_path", required=True, metavar="PATH", help="Feature table ('-' for stdin; gzip and Matrix Market too).")
+@click.option("--y", "y_path", default=None, metavar="PATH", help="Label table (one column, or choose with --y-cols/--y-names).")
+@click.option("--target", default=None, metavar="NAME", help="Take the labels from this column of --x instead of --y.")
+@table_options("x", "the feature table")
+@table_options("y", "the label table")
+@no_header_option
+@click.option("--scheme", type=click.Choice(SCHEMES), default="train_val", show_default=True)
+@click.option("--split", type=click.Choice(SPLITS), default="stratified", show_default=True,
+              help="How holdouts are drawn (stratified falls back to shuffle for regression).")
+@click.option("--val-size", type=float, default=0.2, show_default=True, callback=_size, help="Validation holdout: fraction or rows.")
+@click.option("--test-size", type=float, default=0.2, show_default=True, callback=_size, help="Test holdout (train_val_test): fraction or rows.")
+@click.option("--cv", "cv_kind", type=click.Choice(CV_KINDS), default=None, help="Fold kind for --scheme cv [default: stratified / kfold by task].")
+@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True, help="For repeated cross-validation.")
+@click.option("--refit/--no-refit", default=True, show_default=True, help="With cv: fit the final model on all rows.")
+@click.option("--groups", "groups_path", default=None, metavar="PATH", help="One-column table of group labels, for group splits.")
+@click.option("--groups-column", default=None, metavar="NAME", help="Take group labels from this column of --x.")
+@click.option("--scoring", multiple=True, metavar="LIST", help="scikit-learn scorer names [default: accuracy / r2].")
+@click.option("--missing", type=click.Choice(["error", "drop"]), default="error", show_default=True, help="Rows with missing values.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the estimator's seed.")
+@click.option("--scores", "scores_path", required=True, metavar="PATH", help="Scores table to write.")
+@click.option("--fitted-model", default=None, metavar="PATH", help="Fitted estimator archive to write.")
+@click.option("--weights", "weights_path", default=None, metavar="PATH", help="Model weights (HDF5) to write.")
+@click.option("--predictions-out", default=None, metavar="PATH", help="Held-out rows' true and predicted labels.")
+@click.option("--history-out", default=None, metavar="PATH", help="Per-epoch training history.")
+@threads_option
+def main(model_path, x_path, y_path, target, no_header, scheme, split, val_size, test_size, cv_kind, folds, repeats,
+         refit, groups_path, groups_column, scoring, missing, seed, scores_path, fitted_model, weights_path,
+         predictions_out, history_out, threads, **table_params):
+    from ..fileio import check_writable
+    from ..training import TrainingData, run_scheme, write_outputs
+
+    if (y_path is None) == (target is None):
+        raise click.UsageError("give the labels with --y or --target (one of them)")
+    if groups_path and groups_column:
+        raise click.UsageError("give --groups or --groups-column, not both")
+    if scheme == "cv" and not refit and (fitted_model or weights_path):
+        raise click.UsageError("--no-refit leaves no final model: drop --fitted-model/--weights")
+    outputs = {"--scores": scores_path, "--fitted-model": fitted_model, "--weights": weights_path,
+               "--predictions-out": predictions_out, "--history-out": history_out}
+    for option, path in outputs.items():
+        if path:
+            check_writable(path, option)
+    x_spec = table_spec(x_path, "x", table_params, no_header)
+    y_spec = table_spec(y_path, "y", table_params, no_header) if y_path else None
+    groups_spec = table_spec(groups_path, "groups", {"groups_cols": (), "groups_cols_except": (), "groups_names": (),
+                                                     "groups_names_except": (), "groups_no_header": False}, no_header) if groups_path else None
+    data = TrainingData.read(x_spec, y_spec, target=target, groups=groups_spec, groups_column=groups_column, missing=missing)
+    setup_runtime(threads)
+    from ..archive import load
+
+    estimator = load(model_path, f"--model {model_path}")
+    if seed is not None:
+        estimator.set_params(seed=seed)
+    report = run_scheme(estimator, data, scheme=scheme, split=split, val_size=val_size, test_size=test_size,
+                        cv_kind=cv_kind, folds=folds, repeats=repeats, refit=refit, scoring=_split(scoring))
+    write_outputs(report, data, scores=scores_path, fitted_model=fitted_model, weights=weights_path,
+                  predictions=predictions_out, history=history_out)
+
+
+def _split(values):
+    return tuple(v.strip() for text in values for v in text.split(",") if v.strip())

@@ -1,0 +1,61 @@
+"""Typed errors and the exit codes they map to.
+
+Every error a user can cause is a ``GalaxyDLError`` subclass whose ``exit_status``
+is one of ``ExitStatus``; the CLI prints ``str(error)`` as one line and exits with it.
+The table is documented in the README ("Exit codes") and tested against it.
+"""
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Process exit codes shared by all five programs."""
+
+    SUCCESS = 0
+    ERROR = 1  # an unexpected internal error (a bug): run again with --debug
+    USAGE = 2  # bad command-line option or value (click's own code)
+    DATA = 3  # bad input table: missing, empty, non-numeric, mismatched
+    MODEL = 4  # bad or incompatible architecture, estimator archive or weights file
+    TRAINING = 5  # training failed (e.g. the loss became NaN)
+    OUTPUT = 6  # an output cannot be written
+    INTERRUPTED = 130  # Ctrl-C / SIGINT
+
+
+class GalaxyDLError(Exception):
+    """Base class: a problem the user can fix, reported in one line."""
+
+    exit_status = ExitStatus.ERROR
+
+    def __init__(self, message: str, *, source: str | None = None):
+        self.source = source
+        super().__init__(f"{source}: {message}" if source else message)
+
+
+class UsageError(GalaxyDLError):
+    """An option value that parses but makes no sense (e.g. an unknown layer)."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class DataError(GalaxyDLError):
+    """An input table that cannot be used."""
+
+    exit_status = ExitStatus.DATA
+
+
+class ModelError(GalaxyDLError):
+    """An architecture, estimator archive or weights file that cannot be used."""
+
+    exit_status = ExitStatus.MODEL
+
+
+class TrainingError(GalaxyDLError):
+    """Training ran but failed."""
+
+    exit_status = ExitStatus.TRAINING
+
+
+class OutputError(GalaxyDLError):
+    """An output path that cannot be written."""
+
+    exit_status = ExitStatus.OUTPUT

@@ -1,0 +1,21 @@
+"""File-format names and versions, defined once.
+
+A reader refuses a container whose format name differs or whose version is newer
+than the one it knows; older versions are read (there are none yet).
+"""
+
+ESTIMATOR_FORMAT = "galaxy-dl-estimator"
+ESTIMATOR_VERSION = 1
+
+# Members of the estimator archive, in the order they are written.
+MANIFEST = "manifest.json"
+ARCHITECTURE = "architecture.json"
+PARAMS = "params.json"
+STATE = "state.json"
+WEIGHTS = "model.weights.h5"
+HISTORY = "history.json"
+
+# Limits that make a hostile archive cheap to refuse.
+MAX_MEMBER_BYTES = 2 * 1024**3
+MAX_JSON_BYTES = 64 * 1024**2
+MAX_COMPRESSION_RATIO = 200

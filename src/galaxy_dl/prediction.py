@@ -1,0 +1,76 @@
+"""What predict does, callable without the CLI: check columns, predict in chunks, write in input order."""
+
+import os
+import sys
+
+from .errors import DataError, UsageError
+from .fileio import atomic_path
+from .tables import TableSpec, iter_tables, to_features
+
+METHODS = ("predict", "predict_proba")
+CHUNK_ROWS = 50_000
+
+
+def check_columns(estimator, names: list[str], spec: TableSpec) -> None:
+    """Same count as in training, and the same names when both files had a header."""
+    expected = getattr(estimator, "n_features_in_", None)
+    if expected is not None and len(names) != expected:
+        raise DataError(f"has {len(names)} feature columns, but the model was trained on {expected}", source=spec.source)
+    trained = getattr(estimator, "feature_names_in_", None)
+    if trained is not None and spec.header:
+        diffs = [(i + 1, a, b) for i, (a, b) in enumerate(zip(trained.tolist(), names)) if a != b]
+        if diffs:
+            shown = "; ".join(f"column {i}: {b!r} where training had {a!r}" for i, a, b in diffs[:3])
+            more = f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else ""
+            raise DataError(f"columns differ from training: {shown}{more}", source=spec.source)
+
+
+def _frame(estimator, values, method: str):
+    import pandas as pd
+
+    if method == "predict_proba":
+        if estimator.task != "classification":
+            raise UsageError("--method predict_proba needs a classifier; this model does regression")
+        return pd.DataFrame(estimator.predict_proba(values), columns=[str(c) for c in estimator.classes_])
+    predicted = estimator.predict(values)
+    if predicted.ndim == 2:
+        return pd.DataFrame(predicted, columns=[f"Predicted_{i + 1}" for i in range(predicted.shape[1])])
+    return pd.DataFrame({"Predicted": predicted})
+
+
+def predict_table(estimator, spec: TableSpec, output: str, *, method: str = "predict", chunk_rows: int = CHUNK_ROWS) -> int:
+    """Stream ``spec`` through the estimator into ``output`` (``-`` for stdout); returns the row count."""
+    if method not in METHODS:
+        raise UsageError(f"--method must be one of {', '.join(METHODS)}")
+    rows = 0
+    with _open_output(output) as fh:
+        for frame in iter_tables(spec, chunk_rows, numeric=True):
+            if rows == 0:
+                check_columns(estimator, [str(c) for c in frame.columns], spec)
+            values, _ = to_features(frame, spec, row_offset=rows)
+            result = _frame(estimator, values, method)
+            fh.write(result.to_csv(sep="\t", index=False, header=rows == 0, lineterminator="\n"))
+            rows += len(frame)
+    return rows
+
+
+class _open_output:
+    """A text handle to an atomic temporary file (renamed on success), or to stdout for ``-``."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __enter__(self):
+        if self.path == "-":
+            return sys.stdout
+        self._ctx = atomic_path(self.path)
+        tmp = self._ctx.__enter__()
+        self._fh = open(tmp, "w", encoding="utf-8", newline="")
+        return self._fh
+
+    def __exit__(self, *exc):
+        if self.path == "-":
+            sys.stdout.flush()
+            return False
+        self._fh.close()
+        return self._ctx.__exit__(*exc)

@@ -1,0 +1,68 @@
+"""Process set-up that must happen before TensorFlow is imported: threads, logging, seeds."""
+
+import contextlib
+import os
+import sys
+
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
+
+
+def default_threads() -> int | None:
+    """Galaxy tells a job its cores in GALAXY_SLOTS."""
+    slots = os.environ.get("GALAXY_SLOTS", "")
+    return int(slots) if slots.isdigit() and int(slots) > 0 else None
+
+
+def configure(threads: int | None = None) -> None:
+    """Quiet TensorFlow's C++ logging and cap the thread pools; call before importing Keras."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if threads:
+        for name in THREAD_VARIABLES:
+            os.environ[name] = str(threads)
+
+
+def seed(value: int) -> None:
+    """Seed Python, NumPy and the backend; on TensorFlow also make ops deterministic.
+
+    Must run before any model is built or deserialized: weights are initialised then.
+    """
+    import keras
+
+    keras.utils.set_random_seed(value)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Hide what TensorFlow's C++ layer prints at import (oneDNN and CUDA notices, which
+    TF_CPP_MIN_LOG_LEVEL does not silence). Python errors still propagate normally.
+    Set GALAXY_DL_BACKEND_LOGS=1 to see them."""
+    if os.environ.get("GALAXY_DL_BACKEND_LOGS"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_keras():
+    """Import Keras (and its backend) quietly; later imports are free."""
+    with quiet_native_stderr():
+        import keras
+    return keras

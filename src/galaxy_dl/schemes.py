@@ -1,0 +1,161 @@
+"""Training schemes: train/validate, train/validate/test, and k-fold cross-validation.
+
+Splits come from scikit-learn and are seeded; scores are Keras' loss and compiled
+metrics plus any scikit-learn scorer names. Each scheme returns a :class:`Report`
+whose ``scores`` has one row per evaluated set.
+"""
+
+from dataclasses import dataclass, field
+
+from .errors import DataError, UsageError
+from .layerspec import suggest
+
+SPLITS = ("stratified", "shuffle", "none", "group")
+SCHEMES = ("train_val", "train_val_test", "cv")
+CV_KINDS = ("kfold", "stratified", "group", "repeated", "repeated_stratified")
+DEFAULT_SCORING = {"classification": ("accuracy",), "regression": ("r2",)}
+
+
+@dataclass(frozen=True)
+class Split:
+    """How to hold rows out: ``size`` is a fraction (< 1) or a row count (>= 1)."""
+
+    kind: str = "stratified"
+    size: float = 0.2
+
+
+@dataclass
+class Report:
+    scores: list = field(default_factory=list)  # dicts: set, rows, metrics...
+    heldout: list = field(default_factory=list)  # (set name, row indices, true, predicted)
+    estimator: object = None
+
+
+def check_scoring(names, task: str) -> tuple[str, ...]:
+    from sklearn.metrics import get_scorer_names
+
+    names = tuple(names) or DEFAULT_SCORING[task]
+    known = get_scorer_names()
+    for name in names:
+        if name not in known:
+            raise UsageError(f"--scoring: unknown scorer {name!r}{suggest(name, known)}")
+    return names
+
+
+def holdout(split: Split, y, groups, seed: int | None, what: str):
+    """Indices (kept, held out) for one split of ``len(y)`` rows."""
+    import numpy as np
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+    n = len(y)
+    size = split.size if split.size < 1 else int(split.size)
+    rows = np.arange(n)
+    try:
+        if split.kind == "group":
+            if groups is None:
+                raise UsageError(f"{what}: a group split needs --groups")
+            splitter = GroupShuffleSplit(n_splits=1, test_size=size, random_state=seed)
+            kept, held = next(splitter.split(rows, y, groups))
+        else:
+            kept, held = train_test_split(
+                rows,
+                test_size=size,
+                shuffle=split.kind != "none",
+                stratify=y if split.kind == "stratified" else None,
+                random_state=seed if split.kind != "none" else None,
+            )
+    except ValueError as exc:
+        raise DataError(f"{what}: cannot split {n} rows ({split.kind}, size {split.size}): {str(exc).splitlines()[0]}") from None
+    return np.sort(kept), np.sort(held)
+
+
+def score(estimator, X, y, name: str, scoring) -> dict:
+    from sklearn.metrics import get_scorer
+
+    row = {"set": name, "rows": int(len(y))}
+    row.update(estimator.evaluate(X, y))
+    for scorer_name in scoring:
+        try:
+            row[scorer_name] = float(get_scorer(scorer_name)(estimator, X, y))
+        except ValueError as exc:
+            row[scorer_name] = float("nan")
+            import sys
+
+            print(f"warning: {scorer_name} on {name}: {str(exc).splitlines()[0]}", file=sys.stderr)
+    return row
+
+
+def _heldout(estimator, X, y, rows, name):
+    return (name, rows, y, estimator.predict(X))
+
+
+def train_val(estimator, X, y, *, split: Split, scoring, groups=None, test_split: Split | None = None) -> Report:
+    """Fit on the kept rows with the validation holdout as validation data; score each set.
+
+    With ``test_split``, a test holdout is taken first and scored only after fitting.
+    """
+    import numpy as np
+
+    report = Report()
+    seed = estimator.seed
+    rows = np.arange(len(y))
+    test = None
+    if test_split is not None:
+        rows, test = holdout(test_split, y, groups, seed, "--test-split")
+    sub_groups = groups[rows] if groups is not None else None
+    kept, val = holdout(split, y[rows], sub_groups, seed, "--split")
+    train_rows, val_rows = rows[kept], rows[val]
+    estimator.fit(X[train_rows], y[train_rows], validation_data=(X[val_rows], y[val_rows]))
+    sets = [("train", train_rows), ("validation", val_rows)]
+    if test is not None:
+        sets.append(("test", test))
+    for name, idx in sets:
+        report.scores.append(score(estimator, X[idx], y[idx], name, scoring))
+        if name != "train":
+            report.heldout.append(_heldout(estimator, X[idx], y[idx], idx, name))
+    report.estimator = estimator
+    return report
+
+
+def _cv_splitter(kind: str, folds: int, repeats: int, seed):
+    from sklearn import model_selection as ms
+
+    if kind == "kfold":
+        return ms.KFold(n_splits=folds, shuffle=True, random_state=seed)
+    if kind == "stratified":
+        return ms.StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    if kind == "group":
+        return ms.GroupKFold(n_splits=folds)
+    if kind == "repeated":
+        return ms.RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    if kind == "repeated_stratified":
+        return ms.RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    raise UsageError(f"--cv: unknown kind {kind!r}{suggest(kind, CV_KINDS)}")
+
+
+def cross_validate(estimator, X, y, *, kind: str, folds: int, repeats: int, scoring, groups=None, refit: bool = True) -> Report:
+    """Score every fold on its held-out rows, add mean and std rows, then optionally refit on all rows."""
+    import numpy as np
+    from sklearn.base import clone
+
+    if kind == "group" and groups is None:
+        raise UsageError("--cv group needs --groups")
+    splitter = _cv_splitter(kind, folds, repeats, estimator.seed)
+    report = Report()
+    try:
+        splits = list(splitter.split(X, y, groups))
+    except ValueError as exc:
+        raise DataError(f"cannot make {folds} folds of {len(y)} rows: {str(exc).splitlines()[0]}") from None
+    for i, (train_rows, test_rows) in enumerate(splits, start=1):
+        fold = clone(estimator).fit(X[train_rows], y[train_rows])
+        report.scores.append(score(fold, X[test_rows], y[test_rows], f"fold{i}", scoring))
+        report.heldout.append(_heldout(fold, X[test_rows], y[test_rows], test_rows, f"fold{i}"))
+    metrics = [k for k in report.scores[0] if k not in ("set", "rows")]
+    for name, fn in (("mean", np.nanmean), ("std", np.nanstd)):
+        row = {"set": name, "rows": int(np.mean([r["rows"] for r in report.scores[:len(splits)]]))}
+        row.update({m: float(fn([r[m] for r in report.scores[:len(splits)]])) for m in metrics})
+        report.scores.append(row)
+    if refit:
+        report.estimator = clone(estimator).fit(X, y)
+        report.scores.append(score(report.estimator, X, y, "refit_train", scoring))
+    return report

@@ -1,0 +1,365 @@
+"""Tab-separated tables in, tab-separated tables out.
+
+Inputs may be plain or gzip-compressed (sniffed, since Galaxy paths have no
+suffix), standard input (``-``), or a Matrix Market sparse matrix. Parsing uses
+pyarrow's multi-threaded CSV reader; when it fails, a slower scan finds the line
+and column to name in the error. Columns are chosen in Galaxy's five ways
+(:class:`Columns`).
+"""
+
+import gzip
+import io
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .errors import DataError
+from .fileio import write_text
+
+GZIP_MAGIC = b"\x1f\x8b"
+MATRIX_MARKET_MAGIC = b"%%MatrixMarket"
+SNIFF_BYTES = 1 << 16
+BLOCK_BYTES = 1 << 24  # a row must fit in one block: 16 MiB holds ~1.5M numeric columns
+MISSING_POLICIES = ("error", "drop")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which columns to use: Galaxy-ML's five selector modes.
+
+    ``mode`` is ``all``, ``index`` / ``index_except`` (1-based, ranges such as ``2-5``)
+    or ``name`` / ``name_except`` (header names).
+    """
+
+    mode: str = "all"
+    values: tuple[str, ...] = ()
+
+    MODES = ("all", "index", "index_except", "name", "name_except")
+
+    def positions(self, names: list[str], has_header: bool, source: str) -> list[int]:
+        n = len(names)
+        if self.mode == "all":
+            return list(range(n))
+        if self.mode.startswith("index"):
+            chosen = []
+            for value in self.values:
+                chosen.extend(_index_range(value, n, source))
+        else:
+            if not has_header:
+                raise DataError("columns can be chosen by name only in a file with a header row", source=source)
+            lookup = {name: i for i, name in enumerate(names)}
+            chosen = []
+            for value in self.values:
+                if value not in lookup:
+                    from .layerspec import suggest
+
+                    raise DataError(f"no column named {value!r}{suggest(value, names)}", source=source)
+                chosen.append(lookup[value])
+        if self.mode.endswith("_except"):
+            dropped = set(chosen)
+            chosen = [i for i in range(n) if i not in dropped]
+        if not chosen:
+            raise DataError("the column selection leaves no columns", source=source)
+        return list(dict.fromkeys(chosen))
+
+
+def _index_range(value: str, n: int, source: str) -> list[int]:
+    text = value.strip().lstrip("c")
+    try:
+        if "-" in text:
+            lo, hi = (int(part.strip().lstrip("c")) for part in text.split("-", 1))
+        else:
+            lo = hi = int(text)
+    except ValueError:
+        raise DataError(f"column index {value!r} is not a number or a range such as 2-5", source=source) from None
+    if lo < 1 or hi > n or lo > hi:
+        raise DataError(f"column index {value!r} is outside 1-{n}", source=source)
+    return list(range(lo - 1, hi))
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Where a table comes from and how to read it; ``option`` names it in errors (e.g. ``--x``)."""
+
+    path: str
+    header: bool = True
+    columns: Columns = field(default_factory=Columns)
+    option: str = "table"
+
+    @property
+    def source(self) -> str:
+        name = "standard input" if self.path == "-" else self.path
+        return f"{self.option} {name}" if self.option else name
+
+
+def _open(spec: TableSpec) -> io.BufferedReader:
+    """A buffered binary stream of the (decompressed) table, after sanity checks on its first bytes."""
+    source = spec.source
+    if spec.path == "-":
+        raw = sys.stdin.buffer
+    else:
+        try:
+            raw = open(spec.path, "rb")
+        except FileNotFoundError:
+            raise DataError("no such file", source=source) from None
+        except IsADirectoryError:
+            raise DataError("is a directory, not a file", source=source) from None
+        except OSError as exc:
+            raise DataError(f"cannot read: {exc.strerror}", source=source) from None
+    stream = io.BufferedReader(raw, buffer_size=SNIFF_BYTES)
+    head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+    if head.startswith(GZIP_MAGIC):
+        stream = io.BufferedReader(gzip.GzipFile(fileobj=stream), buffer_size=SNIFF_BYTES)
+        try:
+            head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        except (OSError, EOFError) as exc:
+            raise DataError(f"corrupt gzip data: {exc}", source=source) from None
+    if not head.strip():
+        raise DataError("is empty", source=source)
+    if b"\x00" in head:
+        raise DataError("is a binary file, not a tab-separated table", source=source)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the sniff boundary
+            raise DataError(f"is not UTF-8 text (invalid byte at offset {exc.start})", source=source) from None
+    return stream
+
+
+def _read_options(names: list[str]):
+    from pyarrow import csv
+
+    return (
+        csv.ReadOptions(block_size=BLOCK_BYTES, column_names=names),
+        csv.ParseOptions(delimiter="\t", quote_char=False),
+        csv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=True),
+    )
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that yields ``prefix`` and then the rest of ``stream`` (to un-read a first line)."""
+
+    def __init__(self, prefix: bytes, stream):
+        self._prefix = prefix
+        self._stream = stream
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _header(stream: io.BufferedReader, spec: TableSpec):
+    """Column names (1..n without a header) and the stream positioned at the first data row.
+
+    Checks for duplicate and empty header names.
+    """
+    line = stream.readline()
+    cells = line.decode("utf-8", errors="replace").rstrip("\r\n").split("\t")
+    if not spec.header:
+        return [str(i + 1) for i in range(len(cells))], io.BufferedReader(_Prefixed(line, stream), buffer_size=SNIFF_BYTES)
+    for i, name in enumerate(cells):
+        if not name.strip():
+            raise DataError(f"column {i + 1} has an empty header name", source=spec.source)
+    seen: dict[str, int] = {}
+    for i, name in enumerate(cells):
+        if name in seen:
+            raise DataError(f"header name {name!r} appears twice (columns {seen[name] + 1} and {i + 1})", source=spec.source)
+        seen[name] = i
+    return cells, stream
+
+
+def _require_rows(stream, spec: TableSpec) -> None:
+    if not stream.peek(1).strip():
+        raise DataError("has a header but no data rows" if spec.header else "has no data rows", source=spec.source)
+
+
+def _check_delimiter(names: list[str], spec: TableSpec) -> None:
+    if len(names) == 1 and names[0].count(",") >= 1 and spec.header:
+        raise DataError("has one column whose name contains commas: the file looks comma-separated, but tables must be tab-separated", source=spec.source)
+
+
+def _diagnose(spec: TableSpec, n_columns: int, exc: Exception) -> DataError:
+    """Find the first ragged line with a plain scan; pyarrow does not say which line failed."""
+    try:
+        stream = _open(spec) if spec.path != "-" else None
+    except DataError as err:
+        return err
+    message = str(exc).splitlines()[0]
+    bad = re.search(r"column #(\d+): CSV conversion error to \w+: invalid value '(.*)'", message)
+    if stream is not None:
+        with io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="") as text:
+            for lineno, line in enumerate(text, start=1):
+                line = line.rstrip("\r\n")
+                if not line:
+                    continue
+                cells = line.split("\t")
+                if len(cells) != n_columns:
+                    return DataError(f"line {lineno} has {len(cells)} columns, expected {n_columns} (ragged rows?)", source=spec.source)
+                if bad and (lineno > 1 or not spec.header) and cells[int(bad.group(1))] == bad.group(2):
+                    column = int(bad.group(1))
+                    return DataError(f"line {lineno}, column {column + 1}: {bad.group(2)!r} is not a number", source=spec.source)
+    return DataError(f"cannot parse: {message}", source=spec.source)
+
+
+def _matrix_market(stream, spec: TableSpec):
+    import pandas as pd
+    from scipy.io import mmread
+
+    try:
+        matrix = mmread(stream)
+    except Exception as exc:  # scipy raises ValueError and others for bad files
+        raise DataError(f"bad Matrix Market file: {exc}", source=spec.source) from None
+    dense = matrix.toarray() if hasattr(matrix, "toarray") else matrix
+    frame = pd.DataFrame(dense, columns=[str(i + 1) for i in range(dense.shape[1])])
+    return frame, False
+
+
+def read_table(spec: TableSpec):
+    """Read the selected columns of a table as a DataFrame (types as found in the file)."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    stream = _open(spec)
+    header = spec.header
+    if stream.peek(len(MATRIX_MARKET_MAGIC)).startswith(MATRIX_MARKET_MAGIC):
+        frame, header = _matrix_market(stream, spec)
+        names = list(frame.columns)
+    else:
+        names, stream = _header(stream, spec)
+        _check_delimiter(names, spec)
+        _require_rows(stream, spec)
+        try:
+            table = csv.read_csv(stream, *_read_options(names))
+        except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, OSError, EOFError) as exc:
+            raise _diagnose(spec, len(names), exc) from None
+        frame = None
+    positions = spec.columns.positions(names, header, spec.source)
+    if frame is None:
+        table = table.select(positions)
+        if table.num_rows == 0:
+            raise DataError("has a header but no data rows" if spec.header else "has no data rows", source=spec.source)
+        frame = table.to_pandas()
+    else:
+        frame = frame.iloc[:, positions]
+    return frame
+
+
+def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False) -> Iterator:
+    """Read a table in chunks of ``rows`` rows (memory stays bounded); same checks as read_table.
+
+    ``numeric`` parses every column as float, so that types cannot drift between chunks.
+    """
+    import pyarrow as pa
+    from pyarrow import csv
+
+    stream = _open(spec)
+    if stream.peek(len(MATRIX_MARKET_MAGIC)).startswith(MATRIX_MARKET_MAGIC):
+        yield read_table(spec)
+        return
+    names, stream = _header(stream, spec)
+    _check_delimiter(names, spec)
+    _require_rows(stream, spec)
+    positions = spec.columns.positions(names, spec.header, spec.source)
+    read_opts, parse_opts, convert_opts = _read_options(names)
+    read_opts.block_size = max(1 << 20, min(BLOCK_BYTES, rows * len(names) * 8))
+    read_opts.use_threads = True
+    if numeric:
+        convert_opts.column_types = {names[i]: pa.float64() for i in positions}
+    seen_any = False
+    try:
+        reader = csv.open_csv(stream, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts)
+        pending = None
+        for batch in reader:
+            batch_table = pa.Table.from_batches([batch.select(positions)])
+            pending = batch_table if pending is None else pa.concat_tables([pending, batch_table])
+            while pending.num_rows >= rows:
+                seen_any = True
+                yield pending.slice(0, rows).to_pandas()
+                pending = pending.slice(rows)
+        if pending is not None and pending.num_rows:
+            seen_any = True
+            yield pending.to_pandas()
+    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise _diagnose(spec, len(names), exc) from None
+    if not seen_any:
+        raise DataError("has a header but no data rows" if spec.header else "has no data rows", source=spec.source)
+
+
+def _locate(mask, frame, spec: TableSpec, first_line: int) -> str:
+    import numpy as np
+
+    rows, cols = np.nonzero(mask)
+    order = np.lexsort((cols, rows))
+    r, c = rows[order[0]], cols[order[0]]
+    return f"line {first_line + r}, column {frame.columns[c]!r}"
+
+
+def to_features(frame, spec: TableSpec, *, missing: str = "error", row_offset: int = 0):
+    """Numeric float32 matrix from a DataFrame, and the mask of rows kept.
+
+    Non-numeric cells and infinities are errors naming line, column and value;
+    missing cells are an error or drop their row (``missing="drop"``).
+    """
+    import numpy as np
+    import pandas as pd
+
+    first_line = 1 + int(spec.header) + row_offset
+    converted_columns = {}
+    for position, name in enumerate(frame.columns):
+        column = frame.iloc[:, position]
+        if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+            converted = pd.to_numeric(column, errors="coerce")
+            bad = converted.isna() & column.notna()
+            if bad.any():
+                row = int(np.argmax(bad.to_numpy()))
+                raise DataError(
+                    f"line {first_line + row}, column {name!r}: {column.iloc[row]!r} is not a number", source=spec.source
+                )
+            converted_columns[position] = converted
+    if converted_columns:
+        frame = frame.copy()
+        for position, converted in converted_columns.items():
+            frame.isetitem(position, converted)
+    values = frame.to_numpy(dtype=np.float32, na_value=np.nan)
+    nan = np.isnan(values)
+    keep = np.ones(len(values), dtype=bool)
+    if nan.any():
+        where = _locate(nan, frame, spec, first_line)
+        if missing == "drop":
+            keep = ~nan.any(axis=1)
+        else:
+            raise DataError(
+                f"{int(nan.sum())} missing values in {int(nan.any(axis=0).sum())} columns (first at {where}); "
+                "fill them, or drop those rows with --missing drop",
+                source=spec.source,
+            )
+    inf = np.isinf(values)
+    if inf.any():
+        raise DataError(f"infinite value at {_locate(inf, frame, spec, first_line)}", source=spec.source)
+    return values, keep
+
+
+def to_labels(frame, spec: TableSpec):
+    """The one label column as a Series; missing labels are returned as NA for the caller to handle."""
+    if frame.shape[1] != 1:
+        raise DataError(
+            f"has {frame.shape[1]} columns; choose the label column (e.g. --y-names label or --y-cols 1)",
+            source=spec.source,
+        )
+    return frame.iloc[:, 0]
+
+
+def write_table(frame, path: str) -> None:
+    """Tab-separated with a header, no index; ``-`` writes standard output."""
+    text = frame.to_csv(sep="\t", index=False, lineterminator="\n")
+    write_text(path, text)

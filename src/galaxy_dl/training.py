@@ -1,0 +1,122 @@
+"""What train-eval does, callable without the CLI: read and align the data, run a scheme, write outputs."""
+
+from dataclasses import dataclass
+
+from .errors import DataError, UsageError
+from .schemes import Split, check_scoring, cross_validate, train_val
+from .tables import TableSpec, read_table, to_features, to_labels, write_table
+
+
+@dataclass
+class TrainingData:
+    X: object  # float32 (rows, features)
+    y: object  # labels as read (ints, floats or strings)
+    groups: object | None
+    feature_names: list | None
+    source: str
+
+    @classmethod
+    def read(cls, x_spec: TableSpec, y_spec: TableSpec | None, *, target: str | None = None,
+             groups: TableSpec | None = None, groups_column: str | None = None, missing: str = "error"):
+        import numpy as np
+
+        frame = read_table(x_spec)
+        taken = {}
+        for option, name in (("--target", target), ("--groups-column", groups_column)):
+            if name is not None:
+                if name not in frame.columns:
+                    from .layerspec import suggest
+
+                    raise DataError(f"{option}: no column named {name!r}{suggest(name, list(frame.columns))}", source=x_spec.source)
+                taken[option] = frame[name]
+        if taken:
+            frame = frame.drop(columns=[c.name for c in taken.values()])
+        if frame.shape[1] == 0:
+            raise DataError("no feature columns left", source=x_spec.source)
+        X, keep = to_features(frame, x_spec, missing=missing)
+        if "--target" in taken:
+            y = taken["--target"]
+            y_source = f"--target {target}"
+        else:
+            y = to_labels(read_table(y_spec), y_spec)
+            y_source = y_spec.source
+        group_values = None
+        if groups is not None:
+            group_values = to_labels(read_table(groups), groups).to_numpy()
+            if len(group_values) != len(X):
+                raise DataError(f"has {len(group_values)} rows, but {x_spec.source} has {len(X)}", source=groups.source)
+        elif "--groups-column" in taken:
+            group_values = taken["--groups-column"].to_numpy()
+        if len(y) != len(X):
+            raise DataError(f"{x_spec.source} has {len(X)} rows but {y_source} has {len(y)}: they must match row for row")
+        y_missing = y.isna().to_numpy()
+        if y_missing.any():
+            if missing != "drop":
+                first = int(np.argmax(y_missing)) + 1 + int(y_spec.header if y_spec else x_spec.header)
+                raise DataError(f"{int(y_missing.sum())} missing labels (first at line {first}); use --missing drop", source=y_source)
+            keep &= ~y_missing
+        y = y.to_numpy()
+        if not keep.all():
+            import sys
+
+            print(f"warning: dropped {int((~keep).sum())} rows with missing values", file=sys.stderr)
+            X, y = X[keep], y[keep]
+            group_values = group_values[keep] if group_values is not None else None
+        if len(X) == 0:
+            raise DataError("no rows left after dropping missing values", source=x_spec.source)
+        names = [str(c) for c in frame.columns] if x_spec.header else None
+        return cls(X, y, group_values, names, x_spec.source)
+
+
+def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", split: str = "stratified",
+               val_size: float = 0.2, test_size: float = 0.2, cv_kind: str | None = None, folds: int = 5,
+               repeats: int = 3, refit: bool = True, scoring=()):
+    """Fit and score ``estimator`` on ``data``; returns a :class:`~galaxy_dl.schemes.Report`."""
+    import numpy as np
+
+    scoring = check_scoring(scoring, estimator.task)
+    if estimator.task == "regression":
+        try:
+            data.y = np.asarray(data.y, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise DataError("regression needs numeric labels", source=data.source) from None
+        if split == "stratified":
+            split = "shuffle"
+    if scheme == "cv":
+        kind = cv_kind or ("stratified" if estimator.task == "classification" else "kfold")
+        if estimator.task == "regression" and "stratified" in kind:
+            raise UsageError(f"--cv {kind} needs class labels; use kfold or repeated for regression")
+        report = cross_validate(estimator, data.X, data.y, kind=kind, folds=folds, repeats=repeats,
+                                scoring=scoring, groups=data.groups, refit=refit)
+    else:
+        test_split = Split(split, test_size) if scheme == "train_val_test" else None
+        report = train_val(estimator, data.X, data.y, split=Split(split, val_size), scoring=scoring,
+                           groups=data.groups, test_split=test_split)
+    if report.estimator is not None and data.feature_names is not None:
+        report.estimator.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
+    return report
+
+
+def write_outputs(report, data: TrainingData, *, scores: str, fitted_model: str | None = None,
+                  weights: str | None = None, predictions: str | None = None, history: str | None = None) -> None:
+    import pandas as pd
+
+    from . import archive
+    from . import weights as weights_io
+
+    if history:
+        if report.estimator is None:
+            raise UsageError("--history-out needs a final model (cross-validation without --refit has none)")
+        frame = pd.DataFrame(report.estimator.history_)
+        frame.insert(0, "epoch", range(1, len(frame) + 1))
+        write_table(frame, history)
+    if predictions:
+        rows = []
+        for name, idx, y_true, y_pred in report.heldout:
+            rows.append(pd.DataFrame({"set": name, "row": idx + 1, "true": y_true, "predicted": y_pred}))
+        write_table(pd.concat(rows, ignore_index=True), predictions)
+    if weights:
+        weights_io.save(report.estimator.model_, weights)
+    if fitted_model:
+        archive.save(report.estimator, fitted_model)
+    write_table(pd.DataFrame(report.scores), scores)

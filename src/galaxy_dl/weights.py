@@ -1,0 +1,73 @@
+"""HDF5 weights files at any path, in Keras 3's format or Keras 2's.
+
+Keras 3's ``save_weights`` insists on a ``.weights.h5`` name and its loader picks the
+format by suffix; Galaxy's paths end in ``.dat``. So we write under a temporary
+``.weights.h5`` name and rename, and load through a correctly named link.
+"""
+
+import os
+import tempfile
+
+from .errors import ModelError
+from .fileio import atomic_path
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def save(model, path: str) -> None:
+    with atomic_path(path, suffix=".weights.h5") as tmp:
+        model.save_weights(tmp)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0]
+
+
+def _is_keras2(path: str) -> bool:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return "layer_names" in f.attrs or ("model_weights" in f and "layer_names" in f["model_weights"].attrs)
+
+
+def load(model, path: str, source: str | None = None) -> None:
+    """Load weights into ``model``; a mismatch names the layer and shapes Keras reports."""
+    source = source or path
+    try:
+        with open(path, "rb") as fh:
+            signature = fh.read(len(HDF5_SIGNATURE))
+    except FileNotFoundError:
+        raise ModelError("no such file", source=source) from None
+    except IsADirectoryError:
+        raise ModelError("is a directory, not a weights file", source=source) from None
+    except OSError as exc:
+        raise ModelError(f"cannot read: {exc.strerror}", source=source) from None
+    if signature != HDF5_SIGNATURE:
+        raise ModelError("not an HDF5 weights file", source=source)
+    try:
+        legacy = _is_keras2(path)
+    except OSError as exc:
+        raise ModelError(f"corrupt or truncated HDF5 file: {_first_line(exc)}", source=source) from None
+    with tempfile.TemporaryDirectory(prefix="galaxy-dl-") as tmp:
+        link = os.path.join(tmp, "weights.h5" if legacy else "model.weights.h5")
+        os.symlink(os.path.abspath(path), link)
+        try:
+            model.load_weights(link)
+        except Exception as exc:  # h5py and Keras raise many types for a foreign file
+            raise ModelError(f"weights do not match the model: {_first_line(exc)}", source=source) from None
+
+
+def load_bytes(model, data: bytes, source: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="galaxy-dl-") as tmp:
+        path = os.path.join(tmp, "model.weights.h5")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        load(model, path, source)
+
+
+def to_bytes(model) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="galaxy-dl-") as tmp:
+        path = os.path.join(tmp, "model.weights.h5")
+        model.save_weights(path)
+        with open(path, "rb") as fh:
+            return fh.read()
