@@ -11,6 +11,7 @@ import io
 import json
 import platform
 import zipfile
+import zlib
 
 from . import __version__, formats
 from .errors import ModelError, UsageError
@@ -54,8 +55,6 @@ def to_bytes(estimator) -> bytes:
 
     params = estimator.get_params()
     architecture = params.pop("architecture")
-    params["callbacks"] = list(params.get("callbacks") or [])
-    params["metrics"] = list(params.get("metrics") or [])
     fitted = hasattr(estimator, "model_")
     manifest = {
         "format": formats.ESTIMATOR_FORMAT,
@@ -105,7 +104,7 @@ def _read_members(path: str, source: str) -> dict[str, bytes]:
         raise ModelError("is a Python pickle (a Galaxy-ML model?); pickles can run code and are refused: rebuild it with build-model", source=source)
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError, RuntimeError, UnicodeDecodeError):
         raise ModelError("not a galaxy-dl estimator archive (not a valid ZIP file, or truncated)", source=source) from None
     members = {}
     with zf:
@@ -123,7 +122,7 @@ def _read_members(path: str, source: str) -> dict[str, bytes]:
                 raise ModelError(f"member {name!r} appears twice", source=source)
             try:
                 data = zf.read(info)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
                 raise ModelError(f"member {name!r} is corrupt: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", source=source) from None
             if len(data) != info.file_size:
                 raise ModelError(f"member {name!r} is corrupt (size mismatch)", source=source)

@@ -44,7 +44,7 @@ class KerasEstimator(BaseEstimator):
         loss=None,
         optimizer="rmsprop",
         optimizer_params=None,
-        metrics=(),
+        metrics=None,
         epochs=10,
         batch_size=32,
         validation_split=0.0,
@@ -52,7 +52,7 @@ class KerasEstimator(BaseEstimator):
         validation_steps=None,
         shuffle=True,
         class_weight=None,
-        callbacks=(),
+        callbacks=None,
         verbose="auto",
         seed=None,
     ):

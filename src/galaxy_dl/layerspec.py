@@ -125,13 +125,12 @@ def parse_shape(text: str) -> tuple[int | None, ...]:
 
 
 def suggest(name: str, candidates) -> str:
-    """' (did you mean X?)' for the closest candidate, or ''."""
-    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    if not match:
-        lowered = {c.lower(): c for c in candidates}
-        if name.lower() in lowered:
-            match = [lowered[name.lower()]]
-    return f" (did you mean {match[0]}?)" if match else ""
+    """' (did you mean X?)' for the closest candidate, compared case-insensitively, or ''."""
+    lowered = {}
+    for candidate in candidates:
+        lowered.setdefault(str(candidate).lower(), candidate)
+    match = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[match[0]]}?)" if match else ""
 
 
 def parse_kwargs(text: str, option: str) -> dict:

@@ -95,4 +95,5 @@ def convert_keras2(config: dict, source: str) -> dict:
     for layer in converted:
         layer["config"].pop("batch_input_shape", None)
     _warn(f"{source}: converted a Keras {config.get('keras_version', '2')} architecture to Keras 3")
-    return {"module": "keras", "class_name": class_name, "config": inner, "registered_name": None}
+    module = "keras" if class_name == "Sequential" else "keras.src.models.functional"
+    return {"module": module, "class_name": class_name, "config": inner, "registered_name": None}
