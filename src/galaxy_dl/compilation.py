@@ -82,6 +82,9 @@ def make_optimizer(name: str, params: dict):
     """The optimizer with exactly the given parameters (0 and False are kept, never defaulted)."""
     cls = optimizer_class(name)
     _check_parameters(cls, params, cls.__name__, "--optimizer")
+    defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+    # momentum=0 means 0.0: Keras insists on floats where its default is one.
+    params = {k: float(v) if isinstance(defaults.get(k), float) and type(v) is int else v for k, v in params.items()}
     try:
         return cls(**params)
     except (TypeError, ValueError) as exc:

@@ -118,7 +118,7 @@ def draw(cm: ConfusionMatrix, path: str, *, fmt: str, title: str, cmap: str, dpi
     values = cm.normalized if cm.normalized is not None else cm.counts
     shown = np.nan_to_num(values, nan=0.0)
     display = ConfusionMatrixDisplay(shown, display_labels=text_labels)
-    fontsize = max(6.0, min(12.0, 120.0 / max(n, 1)))
+    fontsize = max(8.0, min(14.0, 18.0 - 0.3 * n)) - (2.0 if cm.normalized is not None else 0.0)
     display.plot(ax=ax, cmap=cmap, colorbar=True, values_format=".0f" if cm.normalized is None else ".1%",
                  xticks_rotation="vertical" if longest > 6 or n > 12 else "horizontal", text_kw={"fontsize": fontsize})
     if cm.normalized is not None:
@@ -128,8 +128,11 @@ def draw(cm: ConfusionMatrix, path: str, *, fmt: str, title: str, cmap: str, dpi
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    if display.im_.colorbar is not None and cm.normalized is not None:
-        display.im_.colorbar.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    colorbar_axis = display.im_.colorbar.ax.yaxis
+    if cm.normalized is not None:
+        colorbar_axis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    else:
+        colorbar_axis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     metadata = {"Date": None} if fmt == "svg" else ({"CreationDate": None} if fmt == "pdf" else {})
     with atomic_path(path, suffix=f".{fmt}") as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)

@@ -6,7 +6,9 @@ format by suffix; Galaxy's paths end in ``.dat``. So we write under a temporary
 """
 
 import os
+import re
 import tempfile
+import warnings
 
 from .errors import ModelError
 from .fileio import atomic_path
@@ -52,9 +54,26 @@ def load(model, path: str, source: str | None = None) -> None:
         link = os.path.join(tmp, "weights.h5" if legacy else "model.weights.h5")
         os.symlink(os.path.abspath(path), link)
         try:
-            model.load_weights(link)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # optimizer-state notices: irrelevant to the layer weights
+                model.load_weights(link)
         except Exception as exc:  # h5py and Keras raise many types for a foreign file
-            raise ModelError(f"weights do not match the model: {_first_line(exc)}", source=source) from None
+            raise ModelError(f"weights do not match the model: {_mismatch(exc)}", source=source) from None
+
+
+def _mismatch(exc: BaseException) -> str:
+    """Keras' multi-line report reduced to the layer, variable and the two shapes."""
+    text = str(exc)
+    shapes = re.search(r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))", text)
+    path = re.search(r"Target variable: <Variable path=([\w/.-]+)", text)
+    count = re.search(r"A total of (\d+) objects could not be loaded", text)
+    if shapes and path:
+        more = f" ({count.group(1)} layers differ)" if count and count.group(1) != "1" else ""
+        return f"{path.group(1)} has shape {shapes.group(1)} in the model but {shapes.group(2)} in the file{more}"
+    layer = re.search(r"Layer '([^']+)' expected (\d+) variables, but received (\d+)", text)
+    if layer:
+        return f"layer {layer.group(1)!r} expects {layer.group(2)} weight arrays, the file has {layer.group(3)}"
+    return _first_line(exc)
 
 
 def load_bytes(model, data: bytes, source: str) -> None:

@@ -30,6 +30,8 @@ def program(name: str, **command_kwargs):
         def command(debug: bool, **params):
             try:
                 fn(**params)
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise
             except GalaxyDLError as exc:
                 if debug:
                     raise
