@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # The tutorial's recipes below read exactly as a user types them.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: tutorial test bench lint-tools clean clean-tutorial
+.PHONY: tutorial test bench tool-test-data clean clean-tutorial
 .DELETE_ON_ERROR:
 
 $(BIN)/python:
@@ -67,3 +67,11 @@ clean-tutorial:
 
 clean: clean-tutorial
 	rm -rf $(VENV) out bench/work .pytest_cache .hypothesis
+
+## Inputs of the Galaxy tool tests that other steps produce: regenerated from the tutorial.
+tool-test-data: $(OUT)/cm.png
+	cp $(OUT)/arch.json $(DATA)/tutorial_arch.json
+	cp $(OUT)/model.zip $(DATA)/tutorial_model.zip
+	cp $(OUT)/fitted.zip $(DATA)/tutorial_fitted.zip
+	cp $(OUT)/weights.h5 $(DATA)/tutorial_weights.h5
+	cp $(OUT)/predictions.tsv $(DATA)/tutorial_predictions.tsv
