@@ -126,3 +126,63 @@ def test_plot_cm_never_imports_keras(two_runs, golub, tmp_path):
     result = run([sys.executable, "-c", CHECK_NO_TF.format(name="plot-cm", args=args, module="plot_cm")], tmp_path)
     assert "HEAVY:" in result.stderr and result.stderr.rstrip().endswith("HEAVY:"), result.stderr
     assert (tmp_path / "cm.png").exists()
+
+
+def test_threads_option_reaches_tensorflow_and_blas(tmp_path, golub):
+    script = f"""
+import os, sys
+sys.argv = ["build-arch", "--threads", "1", "--input-shape", "3", "--layer", "Dense(1)", "-o", "a.json", "--quiet"]
+from galaxy_dl.cli.build_arch import main
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+import tensorflow as tf
+from threadpoolctl import threadpool_info
+print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads(),
+      os.environ["OMP_NUM_THREADS"], os.environ["OPENBLAS_NUM_THREADS"])
+"""
+    result = run([sys.executable, "-c", script], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "1", "1", "1"]
+
+
+def test_galaxy_slots_is_the_default_thread_count(tmp_path):
+    script = """
+import os, sys
+os.environ["GALAXY_SLOTS"] = "2"
+from galaxy_dl.cli.common import setup_runtime
+setup_runtime(None)
+print(os.environ["TF_NUM_INTRAOP_THREADS"])
+"""
+    result = run([sys.executable, "-c", script], tmp_path)
+    assert result.stdout.strip() == "2", result.stderr
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_interrupted_training_exits_130_and_writes_nothing(tmp_path, signum):
+    import signal
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(20000, 20))).to_csv(tmp_path / "x.tsv", sep="\t", index=False)
+    pd.DataFrame({"y": rng.integers(0, 2, 20000)}).to_csv(tmp_path / "y.tsv", sep="\t", index=False)
+    assert run(["build-arch", "--input-shape", "20", "--layer", "Dense(64)", "--layer", 'Dense(1, activation="sigmoid")',
+                "-o", "a.json", "--quiet"], tmp_path).returncode == 0
+    assert run(["build-model", "--arch", "a.json", "--epochs", "500", "--batch-size", "8", "-o", "m.zip"], tmp_path).returncode == 0
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.Popen(["train-eval", "--model", "m.zip", "--x", "x.tsv", "--y", "y.tsv", "--scores", "s.tsv",
+                             "--fitted-model", "f.zip", "--weights", "w.h5"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a shell's background jobs ignore SIGINT
+    deadline = time.time() + 120
+    line = ""
+    while "Epoch 1/" not in line and time.time() < deadline:
+        line = proc.stderr.readline()
+    proc.send_signal(getattr(signal, signum))
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130, rest
+    assert "train-eval: error: interrupted" in rest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "m.zip", "x.tsv", "y.tsv"]  # no temporary left either

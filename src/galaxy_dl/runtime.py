@@ -19,12 +19,25 @@ def default_threads() -> int | None:
     return int(slots) if slots.isdigit() and int(slots) > 0 else None
 
 
+_threads: int | None = None
+
+
 def configure(threads: int | None = None) -> None:
-    """Quiet TensorFlow's C++ logging and cap the thread pools; call before importing Keras."""
+    """Quiet TensorFlow's C++ logging and cap the thread pools; call before importing NumPy or Keras.
+
+    BLAS pools that are already loaded are capped too (threadpoolctl); TensorFlow's own pools
+    are set when Keras is imported (:func:`import_keras`).
+    """
+    global _threads
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if threads:
+        _threads = threads
         for name in THREAD_VARIABLES:
             os.environ[name] = str(threads)
+        if "numpy" in sys.modules:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(threads)
 
 
 def seed(value: int) -> None:
@@ -65,4 +78,12 @@ def import_keras():
     """Import Keras (and its backend) quietly; later imports are free."""
     with quiet_native_stderr():
         import keras
+    if _threads and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(_threads)
+            tf.config.threading.set_inter_op_parallelism_threads(_threads)
+        except RuntimeError:  # TensorFlow was already initialised in this process: the env vars apply
+            pass
     return keras

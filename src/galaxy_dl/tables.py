@@ -245,7 +245,8 @@ def read_table(spec: TableSpec):
         frame = None
     positions = spec.columns.positions(names, header, spec.source)
     if frame is None:
-        table = table.select(positions)
+        if len(positions) != table.num_columns:
+            table = table.select(positions)
         if table.num_rows == 0:
             raise DataError("has a header but no data rows" if spec.header else "has no data rows", source=spec.source)
         frame = table.to_pandas()
@@ -314,21 +315,20 @@ def to_features(frame, spec: TableSpec, *, missing: str = "error", row_offset: i
     import pandas as pd
 
     first_line = 1 + int(spec.header) + row_offset
-    converted_columns = {}
-    for position, name in enumerate(frame.columns):
-        column = frame.iloc[:, position]
-        if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+    textual = [i for i, dtype in enumerate(frame.dtypes)
+               if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))]
+    if textual:
+        frame = frame.copy()
+        for position in textual:
+            column = frame.iloc[:, position]
             converted = pd.to_numeric(column, errors="coerce")
             bad = converted.isna() & column.notna()
             if bad.any():
                 row = int(np.argmax(bad.to_numpy()))
                 raise DataError(
-                    f"line {first_line + row}, column {name!r}: {column.iloc[row]!r} is not a number", source=spec.source
+                    f"line {first_line + row}, column {frame.columns[position]!r}: {column.iloc[row]!r} is not a number",
+                    source=spec.source,
                 )
-            converted_columns[position] = converted
-    if converted_columns:
-        frame = frame.copy()
-        for position, converted in converted_columns.items():
             frame.isetitem(position, converted)
     values = frame.to_numpy(dtype=np.float32, na_value=np.nan)
     nan = np.isnan(values)

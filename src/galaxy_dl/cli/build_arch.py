@@ -2,7 +2,7 @@
 
 import click
 
-from .common import program, setup_runtime, threads_option
+from .common import load_keras, program, setup_runtime, threads_option
 
 
 @program("build-arch", help="""Build a Keras model architecture and write it as Keras JSON.
@@ -25,6 +25,7 @@ regularizers and constraints may be called inside it, e.g.
 @click.option("--quiet", is_flag=True, help="Do not print the model summary to stderr.")
 @threads_option
 def main(input_shape, layers, spec_path, name, output, quiet, threads):
+    setup_runtime(threads)
     from ..fileio import check_writable, write_text
     from ..layerspec import parse_layer, parse_shape
 
@@ -35,7 +36,7 @@ def main(input_shape, layers, spec_path, name, output, quiet, threads):
     check_writable(output, "-o/--output")
     calls = [parse_layer(spec) for spec in layers]  # syntax errors before the slow Keras import
     shape = parse_shape(input_shape) if input_shape else None
-    setup_runtime(threads)
+    load_keras()
     from ..architecture import build_functional, build_sequential, summary, to_json
 
     if spec_path:

@@ -2,13 +2,8 @@
 
 import click
 
-from .common import program, setup_runtime, threads_option
+from .common import load_keras, program, setup_runtime, threads_option
 
-# Config-file keys (and the estimator parameters they set), besides the architecture.
-CONFIG_KEYS = (
-    "task", "loss", "optimizer", "optimizer_params", "metrics", "epochs", "batch_size", "validation_split",
-    "steps_per_epoch", "validation_steps", "shuffle", "class_weight", "callbacks", "verbose", "seed",
-)
 
 
 @program("build-model", help="""Make an estimator archive (ZIP of JSON, never a pickle) from an architecture.
@@ -44,13 +39,14 @@ All options can come from --config FILE (YAML or JSON, keys as in --params-out);
 @click.option("-o", "--output", required=True, metavar="PATH", help="Estimator archive to write.")
 @threads_option
 def main(arch_path, config_path, params_out, output, threads, **options):
+    setup_runtime(threads)
     from ..fileio import check_writable
 
     check_writable(output, "-o/--output")
     if params_out:
         check_writable(params_out, "--params-out")
     params = _params(options, config_path, click.get_current_context())
-    setup_runtime(threads)
+    load_keras()
     from ..architecture import load_json_file, model_from_config
     from ..archive import save
     from ..estimator import make_estimator
@@ -63,22 +59,22 @@ def main(arch_path, config_path, params_out, output, threads, **options):
     estimator.validate(model)
     save(estimator, output)
     if params_out:
-        _write_params(estimator, params_out)
+        from ..config import params_table
+        from ..tables import write_table
+
+        write_table(params_table(estimator), params_out)
 
 
 def _params(options: dict, config_path, ctx) -> dict:
     """Merge config file and flags (explicit flags win), in estimator-parameter form."""
-    from ..errors import UsageError
-    from ..layerspec import parse_kwargs, parse_layer, suggest
+    from ..config import CONFIG_KEYS, callback_entry, class_weight, validate_config
+    from ..layerspec import parse_kwargs
 
     config = {}
     if config_path:
         from ..specfile import load_spec
 
-        config = load_spec(config_path, "--config")
-        for key in config:
-            if key not in CONFIG_KEYS:
-                raise UsageError(f"unknown key {key!r}{suggest(key, CONFIG_KEYS)}", source=f"--config {config_path}")
+        config = validate_config(load_spec(config_path, "--config"), f"--config {config_path}")
 
     def given(name):
         return ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
@@ -98,59 +94,9 @@ def _params(options: dict, config_path, ctx) -> dict:
     params["optimizer_params"] = optimizer_params
     if options["metrics"]:
         params["metrics"] = [m.strip() for text in options["metrics"] for m in text.split(",") if m.strip()]
-    else:
-        params["metrics"] = list(params.get("metrics") or [])
-    callbacks = [_callback_entry(c) for c in params.get("callbacks") or []]
-    callbacks += [_callback_entry(parse_layer(text)) for text in options["callbacks"]]
-    params["callbacks"] = callbacks
+    params.setdefault("metrics", [])
+    params["callbacks"] = list(params.get("callbacks") or []) + [callback_entry(text) for text in options["callbacks"]]
     if options["class_weight"] is not None:
-        params["class_weight"] = _class_weight(options["class_weight"])
-    else:
-        params.setdefault("class_weight", None)
+        params["class_weight"] = class_weight(options["class_weight"])
+    params.setdefault("class_weight", None)
     return params
-
-
-def _callback_entry(value) -> dict:
-    from ..errors import UsageError
-    from ..layerspec import LayerCall, parse_layer
-
-    if isinstance(value, str):
-        value = parse_layer(value)
-    if isinstance(value, LayerCall):
-        if value.args:
-            raise UsageError(f"--callback {value.text!r}: give parameters as NAME=VALUE")
-        return {"class_name": value.name, "config": dict(value.kwargs)}
-    if isinstance(value, dict) and "class_name" in value:
-        return {"class_name": value["class_name"], "config": dict(value.get("config") or {})}
-    raise UsageError(f"callback {value!r} must be 'Name(param=value)' or {{class_name: …, config: {{…}}}}")
-
-
-def _class_weight(text: str):
-    from ..errors import UsageError
-
-    if text.strip() == "balanced":
-        return "balanced"
-    weights = {}
-    for part in text.split(","):
-        label, sep, weight = part.partition("=")
-        try:
-            weights[label.strip()] = float(weight)
-        except ValueError:
-            sep = ""
-        if not sep or not label.strip():
-            raise UsageError(f"--class-weight: {part!r} is not LABEL=WEIGHT")
-    return weights
-
-
-def _write_params(estimator, path: str) -> None:
-    import json
-
-    import pandas as pd
-
-    from ..tables import write_table
-
-    params = estimator.get_params()
-    params.pop("architecture")
-    rows = [{"parameter": "task", "value": estimator.task}]
-    rows += [{"parameter": k, "value": v if isinstance(v, str) else json.dumps(v)} for k, v in sorted(params.items())]
-    write_table(pd.DataFrame(rows), path)

@@ -4,6 +4,7 @@ Nothing heavy is imported here, so ``--help`` and option errors answer in millis
 """
 
 import functools
+import signal
 import sys
 
 import click
@@ -28,6 +29,7 @@ def program(name: str, **command_kwargs):
         @click.version_option(__version__, "-V", "--version", prog_name=name)
         @functools.wraps(fn)
         def command(debug: bool, **params):
+            signal.signal(signal.SIGTERM, _interrupt)  # Galaxy stops jobs with SIGTERM: clean up as for Ctrl-C
             try:
                 fn(**params)
             except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -61,6 +63,10 @@ def program(name: str, **command_kwargs):
     return decorate
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def _fail(name: str, message: str, status: int):
     click.echo(f"{name}: error: {message}", err=True)
     sys.exit(int(status))
@@ -76,10 +82,17 @@ def threads_option(fn):
 
 
 def setup_runtime(threads):
+    """Cap threads and quiet TensorFlow: first thing in a command, before NumPy loads."""
     from .. import runtime
 
     runtime.configure(threads or runtime.default_threads())
-    runtime.import_keras()
+
+
+def load_keras():
+    """Import Keras (and TensorFlow) quietly, once the cheap checks have passed."""
+    from ..runtime import import_keras
+
+    return import_keras()
 
 
 def _split(values) -> tuple[str, ...]:

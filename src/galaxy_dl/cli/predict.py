@@ -3,7 +3,7 @@
 import click
 
 from ..prediction import CHUNK_ROWS, METHODS
-from .common import no_header_option, program, setup_runtime, table_options, table_spec, threads_option
+from .common import load_keras, no_header_option, program, setup_runtime, table_options, table_spec, threads_option
 
 
 @program("predict", help="""Predict labels, probabilities or values for the rows of a table.
@@ -24,11 +24,12 @@ them. Rows are read and predicted in chunks, so memory stays bounded.""")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Predictions table to write ('-' for stdout).")
 @threads_option
 def main(model_path, weights_path, x_path, no_header, method, chunk_rows, output, threads, **table_params):
+    setup_runtime(threads)
     from ..fileio import check_writable
 
     check_writable(output, "-o/--output")
     spec = table_spec(x_path, "x", table_params, no_header)
-    setup_runtime(threads)
+    load_keras()
     from ..archive import load
     from ..prediction import predict_table
     from ..weights import load as load_weights

@@ -3,7 +3,7 @@
 import click
 
 from ..schemes import CV_KINDS, SCHEMES, SPLITS
-from .common import no_header_option, program, setup_runtime, table_options, table_spec, threads_option
+from .common import load_keras, no_header_option, program, setup_runtime, table_options, table_spec, threads_option
 
 
 def _size(ctx, param, value):
@@ -54,6 +54,7 @@ refitted on all rows unless --no-refit).""")
 def main(model_path, x_path, y_path, target, no_header, scheme, split, val_size, test_size, cv_kind, folds, repeats,
          refit, groups_path, groups_column, scoring, missing, seed, scores_path, fitted_model, weights_path,
          predictions_out, history_out, threads, **table_params):
+    setup_runtime(threads)
     from ..fileio import check_writable
     from ..training import TrainingData, run_scheme, write_outputs
 
@@ -73,7 +74,7 @@ def main(model_path, x_path, y_path, target, no_header, scheme, split, val_size,
     groups_spec = table_spec(groups_path, "groups", {"groups_cols": (), "groups_cols_except": (), "groups_names": (),
                                                      "groups_names_except": (), "groups_no_header": False}, no_header) if groups_path else None
     data = TrainingData.read(x_spec, y_spec, target=target, groups=groups_spec, groups_column=groups_column, missing=missing)
-    setup_runtime(threads)
+    load_keras()
     from ..archive import load
 
     estimator = load(model_path, f"--model {model_path}")
