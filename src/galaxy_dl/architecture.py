@@ -11,7 +11,7 @@ import json
 import sys
 import warnings
 
-from .errors import ModelError, UsageError
+from .errors import ModelError, UsageError, first_line
 from .layerspec import (
     ARGUMENT_MODULES,
     REMOVED_LAYERS,
@@ -99,12 +99,9 @@ def make_layer(call: LayerCall, name: str | None = None):
     try:
         return cls(*_resolve(call.args, where), **kwargs)
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"{where}: {_first_line(exc)}") from None
+        raise UsageError(f"{where}: {first_line(exc)}") from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 def build_sequential(input_shape: tuple, calls: list[LayerCall], name: str | None = None):
@@ -121,7 +118,7 @@ def build_sequential(input_shape: tuple, calls: list[LayerCall], name: str | Non
         try:
             model.add(layer)
         except (TypeError, ValueError) as exc:
-            raise UsageError(f"layer {call.text or call.name!r} does not fit the previous output: {_first_line(exc)}") from None
+            raise UsageError(f"layer {call.text or call.name!r} does not fit the previous output: {first_line(exc)}") from None
     return model
 
 
@@ -181,7 +178,7 @@ def build_functional(spec: dict, source: str):
         try:
             previous = layer(args)
         except (TypeError, ValueError) as exc:
-            fail(f"layers[{i}] ({call.text}): {_first_line(exc)}")
+            fail(f"layers[{i}] ({call.text}): {first_line(exc)}")
         tensors[layer.name] = previous
     outputs = []
     for ref in spec.get("outputs") or [layer.name]:
@@ -248,20 +245,15 @@ def model_from_config(config: dict, source: str):
             warnings.simplefilter("ignore")
             return keras.saving.deserialize_keras_object(config, safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad configs
-        raise ModelError(f"cannot build the model: {_first_line(exc)}", source=source) from None
+        raise ModelError(f"cannot build the model: {first_line(exc)}", source=source) from None
 
 
 def load_json_file(path: str, source: str | None = None) -> dict:
     source = source or path
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except FileNotFoundError:
-        raise ModelError("no such file", source=source) from None
-    except IsADirectoryError:
-        raise ModelError("is a directory, not a file", source=source) from None
-    except OSError as exc:
-        raise ModelError(f"cannot read: {exc.strerror}", source=source) from None
+    from .fileio import open_input
+
+    with open_input(path, ModelError, source, "an architecture JSON") as fh:
+        raw = fh.read()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -14,8 +14,8 @@ import zipfile
 import zlib
 
 from . import __version__, formats
-from .errors import ModelError, UsageError
-from .fileio import atomic_path
+from .errors import ModelError, UsageError, first_line
+from .fileio import atomic_path, open_input
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 PICKLE_PREFIXES = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
@@ -91,15 +91,8 @@ def save(estimator, path: str) -> None:
 
 
 def _read_members(path: str, source: str) -> dict[str, bytes]:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-    except FileNotFoundError:
-        raise ModelError("no such file", source=source) from None
-    except IsADirectoryError:
-        raise ModelError("is a directory, not an estimator archive", source=source) from None
-    except OSError as exc:
-        raise ModelError(f"cannot read: {exc.strerror}", source=source) from None
+    with open_input(path, ModelError, source, "an estimator archive") as fh:
+        head = fh.read(4)
     if head.startswith(PICKLE_PREFIXES):
         raise ModelError("is a Python pickle (a Galaxy-ML model?); pickles can run code and are refused: rebuild it with build-model", source=source)
     try:
@@ -123,7 +116,7 @@ def _read_members(path: str, source: str) -> dict[str, bytes]:
             try:
                 data = zf.read(info)
             except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
-                raise ModelError(f"member {name!r} is corrupt: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", source=source) from None
+                raise ModelError(f"member {name!r} is corrupt: {first_line(exc)}", source=source) from None
             if len(data) != info.file_size:
                 raise ModelError(f"member {name!r} is corrupt (size mismatch)", source=source)
             members[name] = data

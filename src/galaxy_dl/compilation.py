@@ -6,7 +6,7 @@ evaluated. Aliases cover Galaxy-ML's and Keras 2's spellings.
 
 import inspect
 
-from .errors import UsageError
+from .errors import UsageError, first_line
 from .layerspec import suggest
 
 LOSS_ALIASES = {
@@ -88,7 +88,7 @@ def make_optimizer(name: str, params: dict):
     try:
         return cls(**params)
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"--optimizer: {cls.__name__}: {str(exc).splitlines()[0]}") from None
+        raise UsageError(f"--optimizer: {cls.__name__}: {first_line(exc)}") from None
 
 
 def callback_class(name: str):
@@ -111,4 +111,4 @@ def make_callback(spec: dict):
     try:
         return cls(**spec.get("config", {}))
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"--callback: {spec['class_name']}: {str(exc).splitlines()[0]}") from None
+        raise UsageError(f"--callback: {spec['class_name']}: {first_line(exc)}") from None

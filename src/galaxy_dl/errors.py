@@ -59,3 +59,8 @@ class OutputError(GalaxyDLError):
     """An output path that cannot be written."""
 
     exit_status = ExitStatus.OUTPUT
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a library's exception message: enough for a one-line error."""
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0]

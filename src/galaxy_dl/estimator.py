@@ -21,16 +21,13 @@ from .compilation import (
     make_optimizer,
     optimizer_class,
 )
-from .errors import DataError, ModelError, TrainingError, UsageError
+from .errors import DataError, ModelError, TrainingError, UsageError, first_line
 
 TASKS = ("classification", "regression")
 DEFAULT_LOSS = {"classification": "binary_crossentropy", "regression": "mse"}
 PREDICT_BATCH = 4096
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 class KerasEstimator(BaseEstimator):
@@ -206,7 +203,7 @@ class KerasEstimator(BaseEstimator):
             with contextlib.redirect_stdout(sys.stderr):  # keep stdout for tables written to '-'
                 history = model.fit(self._inputs(X, model), y_fit, **fit_kwargs)
         except (ValueError, TypeError) as exc:
-            raise ModelError(f"the model does not fit the data: {_first_line(exc)}") from None
+            raise ModelError(f"the model does not fit the data: {first_line(exc)}") from None
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         losses = self.history_.get("loss", [])
         if losses and not all(np.isfinite(losses)):

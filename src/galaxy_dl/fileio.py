@@ -63,3 +63,15 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def write_text(path: str | os.PathLike, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
+
+
+def open_input(path: str, error: type, source: str, what: str = "a file"):
+    """Open ``path`` for binary reading; a missing file, a directory or a read error is ``error``."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise error("no such file", source=source) from None
+    except IsADirectoryError:
+        raise error(f"is a directory, not {what}", source=source) from None
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror}", source=source) from None

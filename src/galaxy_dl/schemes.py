@@ -7,7 +7,7 @@ whose ``scores`` has one row per evaluated set.
 
 from dataclasses import dataclass, field
 
-from .errors import DataError, UsageError
+from .errors import DataError, UsageError, first_line
 from .layerspec import suggest
 
 SPLITS = ("stratified", "shuffle", "none", "group")
@@ -65,7 +65,7 @@ def holdout(split: Split, y, groups, seed: int | None, what: str):
                 random_state=seed if split.kind != "none" else None,
             )
     except ValueError as exc:
-        raise DataError(f"{what}: cannot split {n} rows ({split.kind}, size {split.size}): {str(exc).splitlines()[0]}") from None
+        raise DataError(f"{what}: cannot split {n} rows ({split.kind}, size {split.size}): {first_line(exc)}") from None
     return np.sort(kept), np.sort(held)
 
 
@@ -81,7 +81,7 @@ def score(estimator, X, y, name: str, scoring) -> dict:
             row[scorer_name] = float("nan")
             import sys
 
-            print(f"warning: {scorer_name} on {name}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            print(f"warning: {scorer_name} on {name}: {first_line(exc)}", file=sys.stderr)
     return row
 
 
@@ -145,7 +145,7 @@ def cross_validate(estimator, X, y, *, kind: str, folds: int, repeats: int, scor
     try:
         splits = list(splitter.split(X, y, groups))
     except ValueError as exc:
-        raise DataError(f"cannot make {folds} folds of {len(y)} rows: {str(exc).splitlines()[0]}") from None
+        raise DataError(f"cannot make {folds} folds of {len(y)} rows: {first_line(exc)}") from None
     for i, (train_rows, test_rows) in enumerate(splits, start=1):
         fold = clone(estimator).fit(X[train_rows], y[train_rows])
         report.scores.append(score(fold, X[test_rows], y[test_rows], f"fold{i}", scoring))

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .errors import DataError
-from .fileio import write_text
+from .errors import DataError, first_line
+from .fileio import open_input, write_text
 
 GZIP_MAGIC = b"\x1f\x8b"
 MATRIX_MARKET_MAGIC = b"%%MatrixMarket"
@@ -99,14 +99,7 @@ def _open(spec: TableSpec) -> io.BufferedReader:
     if spec.path == "-":
         raw = sys.stdin.buffer
     else:
-        try:
-            raw = open(spec.path, "rb")
-        except FileNotFoundError:
-            raise DataError("no such file", source=source) from None
-        except IsADirectoryError:
-            raise DataError("is a directory, not a file", source=source) from None
-        except OSError as exc:
-            raise DataError(f"cannot read: {exc.strerror}", source=source) from None
+        raw = open_input(spec.path, DataError, source, "a table")
     stream = io.BufferedReader(raw, buffer_size=SNIFF_BYTES)
     head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
     if head.startswith(GZIP_MAGIC):
@@ -194,7 +187,7 @@ def _diagnose(spec: TableSpec, n_columns: int, exc: Exception) -> DataError:
         stream = _open(spec) if spec.path != "-" else None
     except DataError as err:
         return err
-    message = str(exc).splitlines()[0]
+    message = first_line(exc)
     bad = re.search(r"column #(\d+): CSV conversion error to \w+: invalid value '(.*)'", message)
     if stream is not None:
         with io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="") as text:

@@ -10,8 +10,8 @@ import re
 import tempfile
 import warnings
 
-from .errors import ModelError
-from .fileio import atomic_path
+from .errors import ModelError, first_line
+from .fileio import atomic_path, open_input
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -21,8 +21,6 @@ def save(model, path: str) -> None:
         model.save_weights(tmp)
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip() or type(exc).__name__).splitlines()[0]
 
 
 def _is_keras2(path: str) -> bool:
@@ -35,21 +33,14 @@ def _is_keras2(path: str) -> bool:
 def load(model, path: str, source: str | None = None) -> None:
     """Load weights into ``model``; a mismatch names the layer and shapes Keras reports."""
     source = source or path
-    try:
-        with open(path, "rb") as fh:
-            signature = fh.read(len(HDF5_SIGNATURE))
-    except FileNotFoundError:
-        raise ModelError("no such file", source=source) from None
-    except IsADirectoryError:
-        raise ModelError("is a directory, not a weights file", source=source) from None
-    except OSError as exc:
-        raise ModelError(f"cannot read: {exc.strerror}", source=source) from None
+    with open_input(path, ModelError, source, "a weights file") as fh:
+        signature = fh.read(len(HDF5_SIGNATURE))
     if signature != HDF5_SIGNATURE:
         raise ModelError("not an HDF5 weights file", source=source)
     try:
         legacy = _is_keras2(path)
     except OSError as exc:
-        raise ModelError(f"corrupt or truncated HDF5 file: {_first_line(exc)}", source=source) from None
+        raise ModelError(f"corrupt or truncated HDF5 file: {first_line(exc)}", source=source) from None
     with tempfile.TemporaryDirectory(prefix="galaxy-dl-") as tmp:
         link = os.path.join(tmp, "weights.h5" if legacy else "model.weights.h5")
         os.symlink(os.path.abspath(path), link)
@@ -73,7 +64,7 @@ def _mismatch(exc: BaseException) -> str:
     layer = re.search(r"Layer '([^']+)' expected (\d+) variables, but received (\d+)", text)
     if layer:
         return f"layer {layer.group(1)!r} expects {layer.group(2)} weight arrays, the file has {layer.group(3)}"
-    return _first_line(exc)
+    return first_line(exc)
 
 
 def load_bytes(model, data: bytes, source: str) -> None:

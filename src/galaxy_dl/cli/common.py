@@ -10,14 +10,12 @@ import sys
 import click
 
 from .. import __version__
-from ..errors import ExitStatus, GalaxyDLError, OutputError
+from ..errors import ExitStatus, GalaxyDLError, OutputError, first_line
 from ..tables import Columns, TableSpec
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip() or type(exc).__name__).splitlines()[0]
 
 
 def program(name: str, **command_kwargs):
@@ -51,12 +49,12 @@ def program(name: str, **command_kwargs):
                 if debug:
                     raise
                 if exc.errno in (28, 122):  # ENOSPC, EDQUOT
-                    _fail(name, str(OutputError(_first_line(exc))), ExitStatus.OUTPUT)
-                _fail(name, f"internal error: {type(exc).__name__}: {_first_line(exc)} (run again with --debug)", ExitStatus.ERROR)
+                    _fail(name, str(OutputError(first_line(exc))), ExitStatus.OUTPUT)
+                _fail(name, f"internal error: {type(exc).__name__}: {first_line(exc)} (run again with --debug)", ExitStatus.ERROR)
             except Exception as exc:  # a bug: say so in one line, traceback on --debug
                 if debug:
                     raise
-                _fail(name, f"internal error: {type(exc).__name__}: {_first_line(exc)} (run again with --debug)", ExitStatus.ERROR)
+                _fail(name, f"internal error: {type(exc).__name__}: {first_line(exc)} (run again with --debug)", ExitStatus.ERROR)
 
         return command
 
