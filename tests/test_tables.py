@@ -175,3 +175,19 @@ def test_non_numeric_cell_in_a_late_chunk_is_located(tmp_path):
     path.write_text("a\tb\n" + "1\t2\n" * 200_000 + "3\toops\n")
     with pytest.raises(DataError, match=r"line 200002, column 2: 'oops' is not a number"):
         list(iter_tables(spec(path), rows=50_000, numeric=True))
+
+
+def test_numeric_read_names_the_bad_cell_even_with_a_selection(tmp_path):
+    path = write(tmp_path, "id\ta\tb\nx\t1\t2\ny\t3\tseven\n")
+    s = spec(path, columns=Columns("name_except", ("id",)))
+    with pytest.raises(DataError, match=r"line 3, column 3: 'seven' is not a number"):
+        read_table(s, numeric=True)
+    clean = write(tmp_path, "id\ta\nx\t1\ny\t3\n", name="clean.tsv")
+    frame = read_table(spec(clean), numeric=True, keep_text={"id"})
+    assert frame["id"].tolist() == ["x", "y"] and str(frame["a"].dtype) == "float32"
+
+
+def test_quoted_header_and_cells_as_r_writes_them(tmp_path):
+    path = write(tmp_path, '"gene 1"\t"label"\n1.5\t"ALL"\n2\t"AML"\n')
+    frame = read_table(spec(path))
+    assert list(frame.columns) == ["gene 1", "label"] and frame["label"].tolist() == ["ALL", "AML"]

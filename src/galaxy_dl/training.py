@@ -20,7 +20,7 @@ class TrainingData:
              groups: TableSpec | None = None, groups_column: str | None = None, missing: str = "error"):
         import numpy as np
 
-        frame = read_table(x_spec)
+        frame = read_table(x_spec, numeric=True, keep_text={name for name in (target, groups_column) if name})
         taken = {}
         for option, name in (("--target", target), ("--groups-column", groups_column)):
             if name is not None:

@@ -1,0 +1,242 @@
+"""make bench: galaxy-dl against the floor set by its libraries, in one run on one machine.
+
+Prints a table and writes bench/results.json. Times are medians of several runs; ratios are
+ours / baseline, so they travel between machines better than seconds do.
+Peak memory is the child's maximum resident set size (getrusage via wait4).
+"""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / "work"
+DATA = ROOT / "test-data"
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "TF_CPP_MIN_LOG_LEVEL": "3"}
+REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
+RESULTS: dict = {}
+
+TUTORIAL = [
+    ("build-arch", ["build-arch", "--input-shape", "7129", "--layer", 'Dense(16, activation="elu")', "--layer",
+                    'Dense(16, activation="elu")', "--layer", 'Dense(1, activation="sigmoid")', "-o", "arch.json", "--quiet"]),
+    ("build-model", ["build-model", "--arch", "arch.json", "--task", "classification", "--loss", "binary_crossentropy",
+                     "--optimizer", "rmsprop", "--epochs", "10", "--batch-size", "4", "--seed", "42", "-o", "model.zip"]),
+    ("train-eval", ["train-eval", "--model", "model.zip", "--x", str(DATA / "X_train.tsv"), "--y", str(DATA / "y_train.tsv"),
+                    "--scores", "scores.tsv", "--fitted-model", "fitted.zip", "--weights", "weights.h5"]),
+    ("predict", ["predict", "--model", "fitted.zip", "--weights", "weights.h5", "--x", str(DATA / "X_test.tsv"), "-o", "predictions.tsv"]),
+    ("plot-cm", ["plot-cm", "--y-true", str(DATA / "y_test.tsv"), "--y-pred", "predictions.tsv", "-o", "cm.png"]),
+]
+FLOOR_STEP = {"build-arch": "build_arch", "build-model": "build_model", "train-eval": "train_eval", "predict": "predict", "plot-cm": "plot_cm"}
+
+
+def _child(cmd, cwd, env):
+    """Run one child; wall seconds, peak RSS in MB (its own, from wait4), stdout."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"bench: {' '.join(map(str, cmd))} failed ({proc.returncode}): {err.read()[-1500:]}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+def run_once(cmd, cwd=WORK, env=ENV):
+    seconds, _, out = _child(cmd, cwd, env)
+    return seconds, out
+
+
+def measured(cmd, repeats=REPEATS, cwd=WORK, env=ENV):
+    """Median wall time and the largest peak memory over ``repeats`` runs."""
+    runs = [_child(cmd, cwd, env) for _ in range(repeats)]
+    times = [r[0] for r in runs]
+    return {"median_seconds": statistics.median(times), "runs": times, "peak_mb": max(r[1] for r in runs)}, runs[-1][2]
+
+
+def plain(step, repeats=REPEATS):
+    return measured([sys.executable, ROOT / "bench" / "plain_keras.py", step, WORK, DATA], repeats)
+
+
+def section(title):
+    print(f"\n== {title}", flush=True)
+
+
+def row(*cells):
+    print("  " + " | ".join(f"{c:>14}" if i else f"{c:<34}" for i, c in enumerate(cells)), flush=True)
+
+
+def startup():
+    section("1. Start-up (--help must not import TensorFlow; plot-cm must not import Keras)")
+    row("what", "median s", "peak MB")
+    out = {}
+    for name, _ in TUTORIAL:
+        out[f"{name} --help"], _ = measured([name, "--help"])
+    out["python -c 'import keras' (floor)"], _ = plain("import_only")
+    prepare_tutorial_files()
+    out["plot-cm on the tutorial files"], _ = measured(TUTORIAL[-1][1])
+    for key, value in out.items():
+        row(key, f"{value['median_seconds']:.3f}", f"{value['peak_mb']:.0f}")
+    RESULTS["startup"] = out
+
+
+def prepare_tutorial_files():
+    for _, cmd in TUTORIAL[:-1]:
+        run_once(cmd)
+
+
+def tutorial():
+    section("2. Tutorial pipeline: each step vs the same work in plain Keras (own process each)")
+    row("step", "ours s", "plain s", "overhead s", "ratio", "ours MB")
+    steps = {}
+    total_ours = total_plain = 0.0
+    for name, cmd in TUTORIAL:
+        ours, _ = measured(cmd)
+        floor, _ = plain(FLOOR_STEP[name])
+        overhead = ours["median_seconds"] - floor["median_seconds"]
+        steps[name] = {"ours": ours, "plain": floor, "overhead_seconds": overhead, "ratio": ours["median_seconds"] / floor["median_seconds"]}
+        total_ours += ours["median_seconds"]
+        total_plain += floor["median_seconds"]
+        row(name, f"{ours['median_seconds']:.2f}", f"{floor['median_seconds']:.2f}", f"{overhead:+.2f}", f"{steps[name]['ratio']:.2f}", f"{ours['peak_mb']:.0f}")
+    one, _ = plain("tutorial", repeats=max(3, REPEATS // 2))
+    row("total, five processes", f"{total_ours:.2f}", f"{total_plain:.2f}", f"{total_ours - total_plain:+.2f}", f"{total_ours / total_plain:.2f}", "")
+    row("plain Keras, one process", "", f"{one['median_seconds']:.2f}", "", f"{total_ours / one['median_seconds']:.2f}", "")
+    row("Galaxy-ML (issue #8, same machine kind)", "21", "", "", f"{total_ours / 21:.2f}", "")
+    RESULTS["tutorial"] = {"steps": steps, "total_ours_seconds": total_ours, "total_plain_per_step_seconds": total_plain,
+                           "plain_one_process": one, "galaxy_ml_reported_seconds": 21.0}
+
+
+def make_big_tables():
+    import numpy as np
+    import pyarrow as pa
+    from pyarrow import csv
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for rows in (100_000, 1_000_000):
+        path = WORK / f"numeric_{rows}x100.tsv"
+        if path.exists():
+            continue
+        with csv.CSVWriter(str(path), pa.schema([(f"c{i}", pa.float32()) for i in range(100)]),
+                           write_options=csv.WriteOptions(delimiter="\t", quoting_style="none")) as writer:
+            for start in range(0, rows, 100_000):
+                block = rng.normal(size=(min(100_000, rows - start), 100)).astype("float32").round(4)
+                writer.write_table(pa.Table.from_arrays([pa.array(block[:, i]) for i in range(100)], names=[f"c{i}" for i in range(100)]))
+    if not (WORK / "big_X.npy").exists():
+        X = rng.normal(size=(200_000, 100)).astype("float32")
+        y = (X[:, :10].sum(axis=1) + rng.normal(size=200_000) > 0).astype("int64")
+        np.save(WORK / "big_X.npy", X)
+        np.save(WORK / "big_y.npy", y)
+        import pandas as pd
+
+        pd.DataFrame(X, columns=[f"c{i}" for i in range(100)]).to_csv(WORK / "big_X.tsv", sep="\t", index=False)
+        pd.DataFrame({"label": y}).to_csv(WORK / "big_y.tsv", sep="\t", index=False)
+
+
+def reading():
+    section("3. Reading tables into float32 (in-process, median)")
+    row("file", "galaxy-dl s", "pandas C s", "pandas arrow s", "ours/fastest")
+    out = {}
+    for label, path, repeats in (("Golub X_train (38 x 7129)", DATA / "X_train.tsv", 5),
+                                 ("generated 1,000,000 x 100", WORK / "numeric_1000000x100.tsv", 3)):
+        _, text = run_once([sys.executable, ROOT / "bench" / "read_tables.py", path, repeats])
+        r = json.loads(text.strip().splitlines()[-1])
+        fastest = min(r["pandas_c"]["median_seconds"], r["pandas_pyarrow"]["median_seconds"])
+        r["ratio_to_fastest_pandas"] = r["galaxy_dl"]["median_seconds"] / fastest
+        out[label] = r
+        row(label, f"{r['galaxy_dl']['median_seconds']:.3f}", f"{r['pandas_c']['median_seconds']:.3f}",
+            f"{r['pandas_pyarrow']['median_seconds']:.3f}", f"{r['ratio_to_fastest_pandas']:.2f}")
+    RESULTS["reading"] = out
+
+
+def training():
+    section("4. Training throughput: 200,000 x 100, three Dense(256), 2 epochs, batch 256 (fit alone)")
+    row("what", "fit s", "rows/s", "ratio")
+    ours = [json.loads(run_once([sys.executable, ROOT / "bench" / "ours_fit.py", WORK])[1].strip().splitlines()[-1]) for _ in range(3)]
+    base = [json.loads(plain("fit_only", repeats=1)[1].strip().splitlines()[-1]) for _ in range(3)]
+    o = statistics.median(r["fit_seconds"] for r in ours)
+    b = statistics.median(r["fit_seconds"] for r in base)
+    rows = ours[0]["rows"] * ours[0]["epochs"]
+    row("galaxy-dl estimator.fit", f"{o:.2f}", f"{rows / o:,.0f}", f"{o / b:.2f}")
+    row("plain model.fit", f"{b:.2f}", f"{rows / b:,.0f}", "1.00")
+    # The whole program, reading the TSV included, for the record.
+    run_once(["build-arch", "--input-shape", "100"] + sum((["--layer", 'Dense(256, activation="relu")'] for _ in range(3)), [])
+             + ["--layer", 'Dense(1, activation="sigmoid")', "-o", "big_arch.json", "--quiet"])
+    run_once(["build-model", "--arch", "big_arch.json", "--optimizer", "adam", "--epochs", "2", "--batch-size", "256", "--seed", "42", "-o", "big_model.zip"])
+    cli, _ = measured(["train-eval", "--model", "big_model.zip", "--x", WORK / "big_X.tsv", "--y", WORK / "big_y.tsv",
+                       "--scores", "big_scores.tsv", "--fitted-model", "big_fitted.zip"], repeats=1)
+    row("train-eval, whole program", f"{cli['median_seconds']:.2f}", "", "")
+    RESULTS["training"] = {"ours_fit_seconds": o, "plain_fit_seconds": b, "ratio": o / b, "rows_per_second": rows / o,
+                           "train_eval_whole_seconds": cli["median_seconds"], "train_eval_peak_mb": cli["peak_mb"]}
+
+
+def prediction():
+    section("5. Prediction at scale (100 columns; model from section 4)")
+    row("rows", "seconds", "rows/s", "peak MB")
+    out = {}
+    for rows in (100_000, 1_000_000):
+        r, _ = measured(["predict", "--model", "big_fitted.zip", "--x", WORK / f"numeric_{rows}x100.tsv", "-o", f"pred_{rows}.tsv"], repeats=2)
+        r["rows_per_second"] = rows / r["median_seconds"]
+        out[rows] = r
+        row(f"{rows:,}", f"{r['median_seconds']:.2f}", f"{r['rows_per_second']:,.0f}", f"{r['peak_mb']:.0f}")
+    growth = out[1_000_000]["peak_mb"] / out[100_000]["peak_mb"]
+    row("peak memory, 10x rows", f"x{growth:.2f}", "", "")
+    RESULTS["prediction"] = {str(k): v for k, v in out.items()} | {"memory_growth_10x_rows": growth}
+
+
+def backends():
+    section("6. Backends: the tutorial pipeline, total of the five steps")
+    row("backend", "total s", "ratio to tensorflow")
+    out = {}
+    for backend in ("tensorflow", "jax"):
+        env = {**ENV, "KERAS_BACKEND": backend}
+        check = subprocess.run([sys.executable, "-c", f"import {backend}"], env=env, capture_output=True)
+        if check.returncode != 0:
+            out[backend] = None
+            row(backend, "not installed", "")
+            continue
+        total = sum(measured(cmd, repeats=3, env=env)[0]["median_seconds"] for _, cmd in TUTORIAL)
+        out[backend] = total
+    for backend, total in out.items():
+        if total is not None:
+            row(backend, f"{total:.2f}", f"{total / out['tensorflow']:.2f}")
+    RESULTS["backends"] = out
+
+
+def main():
+    WORK.mkdir(parents=True, exist_ok=True)
+    # Versions from a child: importing TensorFlow here would inflate every child's peak memory (fork copies it).
+    _, text = run_once([sys.executable, "-c", "import keras, tensorflow; print(keras.__version__, tensorflow.__version__)"])
+    keras_version, tf_version = text.split()
+
+    RESULTS["machine"] = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+                          "keras": keras_version, "tensorflow": tf_version, "repeats": REPEATS,
+                          "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    print(f"galaxy-dl bench on {RESULTS['machine']['platform']}, {os.cpu_count()} CPUs, "
+          f"keras {keras_version}, tensorflow {tf_version}, {REPEATS} runs per median")
+    startup()
+    tutorial()
+    run_once([sys.executable, __file__, "--make-data"])  # in a child: keeps NumPy out of this process (see above)
+    reading()
+    training()
+    prediction()
+    backends()
+    (ROOT / "bench" / "results.json").write_text(json.dumps(RESULTS, indent=2) + "\n")
+    print(f"\nwrote {ROOT / 'bench' / 'results.json'}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--make-data"]:
+        make_big_tables()
+    else:
+        main()
