@@ -75,3 +75,4 @@ tool-test-data: $(OUT)/cm.png
 	cp $(OUT)/fitted.zip $(DATA)/tutorial_fitted.zip
 	cp $(OUT)/weights.h5 $(DATA)/tutorial_weights.h5
 	cp $(OUT)/predictions.tsv $(DATA)/tutorial_predictions.tsv
+	plot-cm --y-true $(DATA)/y_test.tsv --y-pred $(OUT)/predictions.tsv --dpi 100 -o $(DATA)/tutorial_cm.png 2> /dev/null

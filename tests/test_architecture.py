@@ -80,7 +80,7 @@ def test_cudnn_names_become_modern_layers(capsys):
     ("LocallyConnected1D(4, 3)", "Keras 3 has no LocallyConnected1D; use Conv1D"),
     ("ThresholdedReLU(1.0)", "ReLU(threshold=...)"),
     ("Lambda(1)", "Lambda layers hold Python code"),
-    ("Dense(16, kernel_constraint=MaxNrom(3))", "'MaxNrom' is not a Keras initializer, regularizer or constraint (did you mean MaxNorm?)"),
+    ("Dense(16, kernel_constraint=MaxNrom(3))", "'MaxNrom' is not a Keras layer, initializer, regularizer or constraint (did you mean MaxNorm?)"),
     ("Dense(16, activation='elux')", "layer \"Dense(16, activation='elux')\""),
 ])
 def test_layer_errors_name_the_problem(spec, message):
@@ -194,3 +194,36 @@ def test_architecture_json_mutation_fuzz_never_crashes():
         except GalaxyDLError:
             refused += 1
     assert built + refused == 400 and refused > 100 and built > 0
+
+
+@pytest.mark.parametrize("shape, spec", [
+    # core
+    ((4,), "Activation('relu')"), ((4,), "RepeatVector(3)"), ((4,), "ActivityRegularization(l2=0.1)"),
+    ((3, 4), "Masking(mask_value=0.0)"), ((5, 4), "SpatialDropout1D(0.2)"), ((5, 5, 5, 2), "SpatialDropout3D(0.2)"),
+    # convolution, cropping, up-sampling, padding, pooling in 1D/2D/3D
+    ((8, 2), "Conv1D(2, 3)"), ((8, 2), "SeparableConv1D(2, 3)"), ((8, 2), "DepthwiseConv1D(3)"), ((8, 2), "Conv1DTranspose(2, 3)"),
+    ((6, 6, 6, 1), "Conv3D(2, 3)"), ((6, 6, 6, 1), "Conv3DTranspose(2, 3)"), ((8, 2), "Cropping1D(1)"), ((6, 6, 6, 1), "Cropping3D(1)"),
+    ((8, 2), "UpSampling1D(2)"), ((4, 4, 4, 1), "UpSampling3D(2)"), ((8, 2), "ZeroPadding1D(1)"), ((4, 4, 4, 1), "ZeroPadding3D(1)"),
+    ((8, 2), "MaxPooling1D(2)"), ((4, 4, 4, 1), "AveragePooling3D(2)"), ((8, 2), "GlobalAveragePooling1D()"), ((4, 4, 4, 1), "GlobalMaxPooling3D()"),
+    # recurrent, cells and wrappers
+    ((5, 2), "RNN(LSTMCell(4))"), ((5, 2), "RNN(GRUCell(3))"), ((5, 2), "RNN(SimpleRNNCell(3))"),
+    ((5, 2), "Bidirectional(LSTM(4))"), ((5, 2), "TimeDistributed(Dense(3))"), ((3, 6, 6, 1), "ConvLSTM2D(2, 3)"),
+    ((3, 6, 1), "ConvLSTM1D(2, 3)"),
+    # embedding, normalization, noise, advanced activations
+    ((5,), "Embedding(100, 8)"), ((4,), "LayerNormalization()"), ((4,), "UnitNormalization()"), ((4,), "GaussianDropout(0.1)"),
+    ((4,), "AlphaDropout(0.1)"), ((4,), "ReLU(threshold=0.5)"), ((4,), "Softmax()"), ((4,), "ELU(alpha=0.5)"),
+])
+def test_every_layer_family_galaxy_ml_offers(shape, spec):
+    assert build_sequential(shape, layers(spec)).layers
+
+
+@pytest.mark.parametrize("merge", ["Add()", "Subtract()", "Multiply()", "Average()", "Maximum()", "Minimum()", "Concatenate()", "Dot(axes=1)"])
+def test_merge_layers_in_a_graph(merge):
+    spec = {"inputs": [{"name": "a", "shape": [3]}, {"name": "b", "shape": [3]}],
+            "layers": [{"name": "m", "layer": merge, "inputs": ["a", "b"]}, {"layer": "Dense(1)"}]}
+    assert build_functional(spec, "spec").count_params() > 0
+
+
+def test_lambda_cannot_hide_inside_a_wrapper():
+    with pytest.raises(UsageError, match="Lambda layers hold Python code"):
+        make_layer(parse_layer("TimeDistributed(Lambda(1))"))

@@ -44,7 +44,8 @@ def _accepted_arguments(cls) -> set[str]:
 
 
 def _build_object(call: ObjectCall, where: str):
-    """Instantiate an initializer, regularizer or constraint class named in a layer spec."""
+    """Instantiate a class named inside a layer spec: an initializer, regularizer or constraint, or a
+    layer (an RNN cell, or the layer a wrapper such as Bidirectional or TimeDistributed wraps)."""
     import keras
 
     for module_name in ARGUMENT_MODULES:
@@ -52,12 +53,15 @@ def _build_object(call: ObjectCall, where: str):
         cls = getattr(module, call.name, None)
         if inspect.isclass(cls):
             try:
-                return cls(*call.args, **call.kwargs)
+                return cls(*_resolve(call.args, where), **_resolve(call.kwargs, where))
             except (TypeError, ValueError) as exc:
                 raise UsageError(f"{where}: {call.name}: {exc}") from None
+    layers = _layer_classes(keras)
+    if call.name in layers or call.name in REMOVED_LAYERS or call.name in RENAMED_LAYERS:
+        return make_layer(LayerCall(call.name, call.args, call.kwargs))
     known = [n for m in ARGUMENT_MODULES for n, o in vars(getattr(keras, m)).items() if inspect.isclass(o)]
     raise UsageError(
-        f"{where}: {call.name!r} is not a Keras initializer, regularizer or constraint{suggest(call.name, known)}"
+        f"{where}: {call.name!r} is not a Keras layer, initializer, regularizer or constraint{suggest(call.name, known + list(layers))}"
     )
 
 
@@ -68,6 +72,8 @@ def _resolve(value, where: str):
         return [_resolve(v, where) for v in value]
     if isinstance(value, tuple):
         return tuple(_resolve(v, where) for v in value)
+    if isinstance(value, dict):
+        return {k: _resolve(v, where) for k, v in value.items()}
     return value
 
 

@@ -18,10 +18,12 @@ DEFAULT_SCORING = {"classification": ("accuracy",), "regression": ("r2",)}
 
 @dataclass(frozen=True)
 class Split:
-    """How to hold rows out: ``size`` is a fraction (< 1) or a row count (>= 1)."""
+    """How to hold rows out: ``size`` is a fraction (< 1) or a row count (>= 1); or, for a group split,
+    the named ``groups`` are held out whole."""
 
     kind: str = "stratified"
     size: float = 0.2
+    groups: tuple = ()
 
 
 @dataclass
@@ -50,6 +52,17 @@ def holdout(split: Split, y, groups, seed: int | None, what: str):
     n = len(y)
     size = split.size if split.size < 1 else int(split.size)
     rows = np.arange(n)
+    if split.groups:
+        if groups is None:
+            raise UsageError(f"{what}: holding out named groups needs --groups or --groups-column")
+        present = {str(g) for g in groups}
+        missing = [g for g in split.groups if g not in present]
+        if missing:
+            raise DataError(f"{what}: no rows in group {missing[0]!r}{suggest(missing[0], sorted(present))}")
+        held_mask = np.isin(np.asarray(groups).astype(str), list(split.groups))
+        if held_mask.all():
+            raise DataError(f"{what}: the named groups are every row; nothing is left to train on")
+        return rows[~held_mask], rows[held_mask]
     try:
         if split.kind == "group":
             if groups is None:

@@ -70,7 +70,7 @@ class TrainingData:
 
 def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", split: str = "stratified",
                val_size: float = 0.2, test_size: float = 0.2, cv_kind: str | None = None, folds: int = 5,
-               repeats: int = 3, refit: bool = True, scoring=()):
+               repeats: int = 3, refit: bool = True, scoring=(), val_groups=(), test_groups=()):
     """Fit and score ``estimator`` on ``data``; returns a :class:`~galaxy_dl.schemes.Report`."""
     import numpy as np
 
@@ -89,8 +89,12 @@ def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", spli
         report = cross_validate(estimator, data.X, data.y, kind=kind, folds=folds, repeats=repeats,
                                 scoring=scoring, groups=data.groups, refit=refit)
     else:
-        test_split = Split(split, test_size) if scheme == "train_val_test" else None
-        report = train_val(estimator, data.X, data.y, split=Split(split, val_size), scoring=scoring,
+        if (val_groups or test_groups) and split != "group":
+            raise UsageError("--val-groups/--test-groups hold out named groups: use them with --split group")
+        if test_groups and scheme != "train_val_test":
+            raise UsageError("--test-groups needs --scheme train_val_test")
+        test_split = Split(split, test_size, tuple(test_groups)) if scheme == "train_val_test" else None
+        report = train_val(estimator, data.X, data.y, split=Split(split, val_size, tuple(val_groups)), scoring=scoring,
                            groups=data.groups, test_split=test_split)
     if report.estimator is not None and data.feature_names is not None:
         report.estimator.feature_names_in_ = np.asarray(data.feature_names, dtype=object)

@@ -41,3 +41,26 @@ def test_regression_through_four(diabetes_data, tmp_path):
     assert result.exit_code == 0, result.stderr
     predicted = pd.read_csv(tmp_path / "p.tsv", sep="\t")["Predicted"]
     assert len(predicted) == 442 and predicted.dtype.kind == "f" and predicted.nunique() > 100
+
+
+def test_no_network_access_at_run_time(binary_data, tmp_path, monkeypatch):
+    """Every program runs with the network unplugged: any attempt to connect or resolve fails the test."""
+    import socket
+
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    model = build_model_zip(tmp_path, "6", ['Dense(4, activation="relu")', 'Dense(1, activation="sigmoid")'], "--epochs", "2", "--seed", "0")
+    assert invoke(train_eval.main, ["--model", model, "--x", binary_data["x"], "--y", binary_data["y"], "--scores", tmp_path / "s.tsv",
+                                    "--fitted-model", tmp_path / "f.zip", "--weights", tmp_path / "w.h5"]).exit_code == 0
+    assert invoke(predict.main, ["--model", tmp_path / "f.zip", "--weights", tmp_path / "w.h5", "--x", binary_data["x"],
+                                 "-o", tmp_path / "p.tsv"]).exit_code == 0
+    assert invoke(plot_cm.main, ["--y-true", binary_data["y"], "--y-pred", tmp_path / "p.tsv", "-o", tmp_path / "cm.pdf"]).exit_code == 0
+    assert attempts == []

@@ -134,3 +134,20 @@ def test_unfit_model_file_errors(binary_data, tmp_path):
     bad.write_text("not a zip")
     result = run(bad, binary_data["x"], binary_data["y"], tmp_path)
     assert result.exit_code == ExitStatus.MODEL and f"--model {bad}: not a galaxy-dl estimator archive" in result.stderr
+
+
+def test_named_groups_as_validation_and_test(binary_data, binary_model, tmp_path):
+    frame = pd.read_csv(binary_data["x"], sep="\t")
+    frame["site"] = [f"site{i % 5}" for i in range(len(frame))]
+    x = write_tsv(tmp_path / "xs.tsv", frame)
+    result = run(binary_model, x, binary_data["y"], tmp_path, "--scheme", "train_val_test", "--split", "group",
+                 "--groups-column", "site", "--val-groups", "site1", "--test-groups", "site3,site4",
+                 "--predictions-out", tmp_path / "held.tsv")
+    assert result.exit_code == 0, result.stderr
+    held = pd.read_csv(tmp_path / "held.tsv", sep="\t")
+    sites = frame["site"].iloc[held["row"] - 1].to_numpy()
+    assert set(sites[held["set"] == "validation"]) == {"site1"} and set(sites[held["set"] == "test"]) == {"site3", "site4"}
+    scores = pd.read_csv(tmp_path / "scores.tsv", sep="\t").set_index("set")
+    assert scores["rows"].to_dict() == {"train": 32, "validation": 16, "test": 32}
+    result = run(binary_model, x, binary_data["y"], tmp_path, "--split", "group", "--groups-column", "site", "--val-groups", "site9")
+    assert result.exit_code == ExitStatus.DATA and "no rows in group 'site9'" in result.stderr

@@ -42,6 +42,8 @@ refitted on all rows unless --no-refit).""")
 @click.option("--refit/--no-refit", default=True, show_default=True, help="With cv: fit the final model on all rows.")
 @click.option("--groups", "groups_path", default=None, metavar="PATH", help="One-column table of group labels, for group splits.")
 @click.option("--groups-column", default=None, metavar="NAME", help="Take group labels from this column of --x.")
+@click.option("--val-groups", default=None, metavar="G1,G2", help="With --split group: hold out these groups as validation data.")
+@click.option("--test-groups", default=None, metavar="G1,G2", help="With --split group: hold out these groups as test data.")
 @click.option("--scoring", multiple=True, metavar="LIST", help="scikit-learn scorer names [default: accuracy / r2].")
 @click.option("--missing", type=click.Choice(["error", "drop"]), default="error", show_default=True, help="Rows with missing values.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the estimator's seed.")
@@ -52,7 +54,7 @@ refitted on all rows unless --no-refit).""")
 @click.option("--history-out", default=None, metavar="PATH", help="Per-epoch training history.")
 @threads_option
 def main(model_path, x_path, y_path, target, no_header, scheme, split, val_size, test_size, cv_kind, folds, repeats,
-         refit, groups_path, groups_column, scoring, missing, seed, scores_path, fitted_model, weights_path,
+         refit, groups_path, groups_column, val_groups, test_groups, scoring, missing, seed, scores_path, fitted_model, weights_path,
          predictions_out, history_out, threads, **table_params):
     setup_runtime(threads)
     from ..fileio import check_writable
@@ -81,7 +83,8 @@ def main(model_path, x_path, y_path, target, no_header, scheme, split, val_size,
     if seed is not None:
         estimator.set_params(seed=seed)
     report = run_scheme(estimator, data, scheme=scheme, split=split, val_size=val_size, test_size=test_size,
-                        cv_kind=cv_kind, folds=folds, repeats=repeats, refit=refit, scoring=_split(scoring))
+                        cv_kind=cv_kind, folds=folds, repeats=repeats, refit=refit, scoring=_split(scoring),
+                        val_groups=_split([val_groups] if val_groups else []), test_groups=_split([test_groups] if test_groups else []))
     write_outputs(report, data, scores=scores_path, fitted_model=fitted_model, weights=weights_path,
                   predictions=predictions_out, history=history_out)
 
