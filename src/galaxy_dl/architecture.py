@@ -116,7 +116,7 @@ def build_sequential(input_shape: tuple, calls: list[LayerCall], name: str | Non
 
     if not calls:
         raise UsageError("give at least one --layer")
-    keras.backend.clear_session()  # layer names restart at 'dense': same specs, same JSON, in any process
+    keras.backend.clear_session(free_memory=False)  # layer names restart at 'dense': same specs, same JSON, in any process
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=input_shape))
     for call in calls:
@@ -139,7 +139,7 @@ def build_functional(spec: dict, source: str):
 
     if not isinstance(spec, dict):
         fail("the spec must be a mapping with 'inputs', 'layers' and 'outputs'")
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     unknown = set(spec) - {"name", "inputs", "layers", "outputs"}
     if unknown:
         key = sorted(unknown)[0]

@@ -1,6 +1,6 @@
 """What predict does, callable without the CLI: check columns, predict in chunks, write in input order."""
 
-import os
+import contextlib
 import sys
 
 from .errors import DataError, UsageError
@@ -54,23 +54,12 @@ def predict_table(estimator, spec: TableSpec, output: str, *, method: str = "pre
     return rows
 
 
-class _open_output:
+@contextlib.contextmanager
+def _open_output(path: str):
     """A text handle to an atomic temporary file (renamed on success), or to stdout for ``-``."""
-
-    def __init__(self, path: str):
-        self.path = path
-
-    def __enter__(self):
-        if self.path == "-":
-            return sys.stdout
-        self._ctx = atomic_path(self.path)
-        tmp = self._ctx.__enter__()
-        self._fh = open(tmp, "w", encoding="utf-8", newline="")
-        return self._fh
-
-    def __exit__(self, *exc):
-        if self.path == "-":
-            sys.stdout.flush()
-            return False
-        self._fh.close()
-        return self._ctx.__exit__(*exc)
+    if path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        yield fh

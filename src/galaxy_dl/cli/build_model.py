@@ -2,7 +2,7 @@
 
 import click
 
-from .common import load_keras, program, setup_runtime, threads_option
+from .common import load_keras, program, setup_runtime, split_list, threads_option
 
 
 
@@ -93,7 +93,7 @@ def _params(options: dict, config_path, ctx) -> dict:
         optimizer_params["learning_rate"] = options["learning_rate"]
     params["optimizer_params"] = optimizer_params
     if options["metrics"]:
-        params["metrics"] = [m.strip() for text in options["metrics"] for m in text.split(",") if m.strip()]
+        params["metrics"] = list(split_list(options["metrics"]))
     params.setdefault("metrics", [])
     params["callbacks"] = list(params.get("callbacks") or []) + [callback_entry(text) for text in options["callbacks"]]
     if options["class_weight"] is not None:

@@ -93,7 +93,10 @@ def load_keras():
     return import_keras()
 
 
-def _split(values) -> tuple[str, ...]:
+def split_list(values) -> tuple[str, ...]:
+    """Comma-separated values from one option or a repeated one: ('a,b', 'c') -> ('a', 'b', 'c')."""
+    if isinstance(values, str):
+        values = [values]
     out = []
     for value in values or ():
         out.extend(v.strip() for v in value.split(",") if v.strip())
@@ -131,7 +134,7 @@ def table_spec(path: str, prefix: str, params: dict, no_header: bool = False, op
     """Pop one table's options from ``params`` and describe how to read it."""
     key = prefix.replace("-", "_")
     chosen = [
-        (mode, _split(params.pop(f"{key}_{suffix}")))
+        (mode, split_list(params.pop(f"{key}_{suffix}")))
         for mode, suffix in (("index", "cols"), ("index_except", "cols_except"), ("name", "names"), ("name_except", "names_except"))
     ]
     given = [(mode, values) for mode, values in chosen if values]

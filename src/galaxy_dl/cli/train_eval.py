@@ -3,7 +3,7 @@
 import click
 
 from ..schemes import CV_KINDS, SCHEMES, SPLITS
-from .common import load_keras, no_header_option, program, setup_runtime, table_options, table_spec, threads_option
+from .common import load_keras, no_header_option, program, setup_runtime, split_list, table_options, table_spec, threads_option
 
 
 def _size(ctx, param, value):
@@ -58,6 +58,7 @@ def main(model_path, x_path, y_path, target, no_header, scheme, split, val_size,
          predictions_out, history_out, threads, **table_params):
     setup_runtime(threads)
     from ..fileio import check_writable
+    from ..tables import TableSpec
     from ..training import TrainingData, run_scheme, write_outputs
 
     if (y_path is None) == (target is None):
@@ -73,8 +74,7 @@ def main(model_path, x_path, y_path, target, no_header, scheme, split, val_size,
             check_writable(path, option)
     x_spec = table_spec(x_path, "x", table_params, no_header)
     y_spec = table_spec(y_path, "y", table_params, no_header) if y_path else None
-    groups_spec = table_spec(groups_path, "groups", {"groups_cols": (), "groups_cols_except": (), "groups_names": (),
-                                                     "groups_names_except": (), "groups_no_header": False}, no_header) if groups_path else None
+    groups_spec = TableSpec(groups_path, header=not no_header, option="--groups") if groups_path else None
     data = TrainingData.read(x_spec, y_spec, target=target, groups=groups_spec, groups_column=groups_column, missing=missing)
     load_keras()
     from ..archive import load
@@ -83,11 +83,7 @@ def main(model_path, x_path, y_path, target, no_header, scheme, split, val_size,
     if seed is not None:
         estimator.set_params(seed=seed)
     report = run_scheme(estimator, data, scheme=scheme, split=split, val_size=val_size, test_size=test_size,
-                        cv_kind=cv_kind, folds=folds, repeats=repeats, refit=refit, scoring=_split(scoring),
-                        val_groups=_split([val_groups] if val_groups else []), test_groups=_split([test_groups] if test_groups else []))
+                        cv_kind=cv_kind, folds=folds, repeats=repeats, refit=refit, scoring=split_list(scoring),
+                        val_groups=split_list(val_groups), test_groups=split_list(test_groups))
     write_outputs(report, data, scores=scores_path, fitted_model=fitted_model, weights=weights_path,
                   predictions=predictions_out, history=history_out)
-
-
-def _split(values):
-    return tuple(v.strip() for text in values for v in text.split(",") if v.strip())
