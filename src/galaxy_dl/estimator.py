@@ -19,15 +19,12 @@ from .compilation import (
     check_callback,
     make_callback,
     make_optimizer,
-    optimizer_class,
 )
 from .errors import DataError, ModelError, TrainingError, UsageError, first_line
 
 TASKS = ("classification", "regression")
 DEFAULT_LOSS = {"classification": "binary_crossentropy", "regression": "mse"}
 PREDICT_BATCH = 4096
-
-
 
 
 class KerasEstimator(BaseEstimator):
@@ -345,6 +342,3 @@ def make_estimator(task: str, **params) -> KerasEstimator:
         raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
     return ESTIMATORS[task](**params)
 
-
-def optimizer_name(name: str) -> str:
-    return optimizer_class(name).__name__

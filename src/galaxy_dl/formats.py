@@ -13,7 +13,6 @@ ARCHITECTURE = "architecture.json"
 PARAMS = "params.json"
 STATE = "state.json"
 WEIGHTS = "model.weights.h5"
-HISTORY = "history.json"
 
 # Limits that make a hostile archive cheap to refuse.
 MAX_MEMBER_BYTES = 2 * 1024**3

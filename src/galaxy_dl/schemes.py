@@ -5,6 +5,7 @@ metrics plus any scikit-learn scorer names. Each scheme returns a :class:`Report
 whose ``scores`` has one row per evaluated set.
 """
 
+import sys
 from dataclasses import dataclass, field
 
 from .errors import DataError, UsageError, first_line
@@ -92,8 +93,6 @@ def score(estimator, X, y, name: str, scoring) -> dict:
             row[scorer_name] = float(get_scorer(scorer_name)(estimator, X, y))
         except ValueError as exc:
             row[scorer_name] = float("nan")
-            import sys
-
             print(f"warning: {scorer_name} on {name}: {first_line(exc)}", file=sys.stderr)
     return row
 

@@ -1,5 +1,6 @@
 """What train-eval does, callable without the CLI: read and align the data, run a scheme, write outputs."""
 
+import sys
 from dataclasses import dataclass
 
 from .errors import DataError, UsageError
@@ -57,8 +58,6 @@ class TrainingData:
             keep &= ~y_missing
         y = y.to_numpy()
         if not keep.all():
-            import sys
-
             print(f"warning: dropped {int((~keep).sum())} rows with missing values", file=sys.stderr)
             X, y = X[keep], y[keep]
             group_values = group_values[keep] if group_values is not None else None
