@@ -151,3 +151,10 @@ def test_named_groups_as_validation_and_test(binary_data, binary_model, tmp_path
     assert scores["rows"].to_dict() == {"train": 32, "validation": 16, "test": 32}
     result = run(binary_model, x, binary_data["y"], tmp_path, "--split", "group", "--groups-column", "site", "--val-groups", "site9")
     assert result.exit_code == ExitStatus.DATA and "no rows in group 'site9'" in result.stderr
+
+
+def test_scores_to_stdout_keep_training_logs_on_stderr(binary_data, binary_model):
+    result = invoke(train_eval.main, ["--model", binary_model, "--x", binary_data["x"], "--y", binary_data["y"], "--scores", "-"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("set\trows\tloss") and len(result.stdout.splitlines()) == 3
+    assert "Epoch 1/5" in result.stderr and "Epoch" not in result.stdout
