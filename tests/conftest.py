@@ -8,6 +8,13 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+from hypothesis import settings  # noqa: E402
+
+# CI explores a fixed set of examples (a red CI must be reproducible); local runs explore new ones each time.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
+
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA = ROOT / "test-data"
 
