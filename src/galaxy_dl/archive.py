@@ -150,12 +150,16 @@ def read_manifest(members: dict, source: str) -> dict:
     return manifest
 
 
-def load(path: str, source: str | None = None, *, require_fitted: bool = False):
-    """Read an archive into an estimator; a fitted one gets its model and weights back."""
+def load(path: str, source: str | None = None, *, require_fitted: bool = False, weights: tuple[str, str] | None = None):
+    """Read an archive into an estimator; a fitted one gets its model and weights back.
+
+    ``weights`` = (path, source) loads the weights from that HDF5 file instead of the archive's member.
+    """
     import numpy as np
 
     from .architecture import check_safe, model_from_config
     from .estimator import ESTIMATORS
+    from .weights import load as load_weights_file
     from .weights import load_bytes
 
     source = source or path
@@ -184,7 +188,10 @@ def load(path: str, source: str | None = None, *, require_fitted: bool = False):
         model = model_from_config(architecture, source)
         estimator._compile(model)
         model.optimizer.build(model.trainable_variables)  # so the saved optimizer state loads too
-        load_bytes(model, members[formats.WEIGHTS], f"{source} ({formats.WEIGHTS})")
+        if weights is not None:
+            load_weights_file(model, *weights)
+        else:
+            load_bytes(model, members[formats.WEIGHTS], f"{source} ({formats.WEIGHTS})")
         estimator.model_ = model
         if task == "classification":
             classes = state.get("classes_")

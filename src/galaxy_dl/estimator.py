@@ -68,9 +68,13 @@ class KerasEstimator(BaseEstimator):
 
     # --- parameters -----------------------------------------------------------------
 
+    def _loss(self) -> str:
+        """The canonical loss name; the task's default when none was given."""
+        return canonical_loss(self.loss or DEFAULT_LOSS[self.task])
+
     def validate(self, model=None) -> None:
         """Refuse impossible parameter combinations before any training; ``model`` adds output checks."""
-        loss = canonical_loss(self.loss or DEFAULT_LOSS[self.task])
+        loss = self._loss()
         if self.task == "regression" and loss in CLASSIFICATION_LOSSES:
             raise UsageError(f"--loss: {loss} is a classification loss; for regression use mse, mae, huber, log_cosh, …")
         make_optimizer(self.optimizer, dict(self.optimizer_params or {}))
@@ -126,9 +130,8 @@ class KerasEstimator(BaseEstimator):
         return model_from_config(self.architecture, "architecture")
 
     def _compile(self, model) -> None:
-        loss = canonical_loss(self.loss or DEFAULT_LOSS[self.task])
         model.compile(
-            loss=loss,
+            loss=self._loss(),
             optimizer=make_optimizer(self.optimizer, dict(self.optimizer_params or {})),
             metrics=[canonical_metric(m) for m in self.metrics or ()],
         )
@@ -174,9 +177,8 @@ class KerasEstimator(BaseEstimator):
         """Build from the architecture (seeded first), compile, train; ``validation_data`` is (X, y)."""
         import numpy as np
 
-        self.validate()
         model = self._build_model()
-        self._check_outputs(model, canonical_loss(self.loss or DEFAULT_LOSS[self.task]))
+        self.validate(model)
         self._compile(model)
         self._adapt_normalization(model, X)
         y_fit = self._encode_fit(y, model)
@@ -268,7 +270,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
         except KeyError as exc:
             raise DataError(f"label {exc.args[0]!r} was not seen in training (classes: {self.classes_.tolist()})") from None
         units = model.outputs[0].shape[-1]
-        loss = canonical_loss(self.loss or DEFAULT_LOSS[self.task])
+        loss = self._loss()
         if units and units > 1 and loss in ("categorical_crossentropy", "categorical_hinge", "categorical_focal_crossentropy", "kl_divergence", "mse", "mae"):
             return np.eye(units, dtype=np.float32)[codes]
         return codes.astype(np.float32 if units == 1 else np.int64)

@@ -95,11 +95,9 @@ class TableSpec:
         return f"{self.option} {name}" if self.option else name
 
 
-def _open(spec: TableSpec) -> io.BufferedReader:
-    """A buffered binary stream of the (decompressed) table, after sanity checks on its first bytes.
-
-    ``stream.plain`` tells whether it is an uncompressed regular file, which pyarrow can read natively.
-    """
+def _open(spec: TableSpec) -> tuple[io.BufferedReader, bool]:
+    """A buffered binary stream of the (decompressed) table, after sanity checks on its first bytes, and
+    whether it is an uncompressed regular file (which pyarrow can then read natively, by path)."""
     source = spec.source
     if spec.path == "-":
         raw = sys.stdin.buffer
@@ -124,8 +122,7 @@ def _open(spec: TableSpec) -> io.BufferedReader:
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:  # not just a character cut at the sniff boundary
             raise DataError(f"is not UTF-8 text (invalid byte at offset {exc.start})", source=source) from None
-    stream.plain = plain
-    return stream
+    return stream, plain
 
 
 def _read_options(names: list[str], skip_rows: int = 0):
@@ -160,18 +157,14 @@ class _Prefixed(io.RawIOBase):
 
 
 def _header(stream: io.BufferedReader, spec: TableSpec):
-    """Column names (1..n without a header) and the stream positioned at the first data row.
-
-    Checks for duplicate and empty header names.
-    """
+    """Column names (1..n without a header), the stream positioned at the first data row, and the
+    first line's length. Checks for duplicate and empty header names."""
     line = stream.readline()
-    header_bytes = len(line)
     # The stdlib reader unquotes R-style headers ("gene"); Galaxy's are plain.
     cells = next(stdcsv.reader([line.decode("utf-8", errors="replace").rstrip("\r\n")], delimiter="\t"), [""])
     if not spec.header:
         rewound = io.BufferedReader(_Prefixed(line, stream), buffer_size=SNIFF_BYTES)
-        rewound.plain, rewound.header_bytes = stream.plain, header_bytes
-        return [str(i + 1) for i in range(len(cells))], rewound
+        return [str(i + 1) for i in range(len(cells))], rewound, len(line)
     for i, name in enumerate(cells):
         if not name.strip():
             raise DataError(f"column {i + 1} has an empty header name", source=spec.source)
@@ -180,8 +173,7 @@ def _header(stream: io.BufferedReader, spec: TableSpec):
         if name in seen:
             raise DataError(f"header name {name!r} appears twice (columns {seen[name] + 1} and {i + 1})", source=spec.source)
         seen[name] = i
-    stream.header_bytes = header_bytes
-    return cells, stream
+    return cells, stream, len(line)
 
 
 def _require_rows(stream, spec: TableSpec) -> None:
@@ -189,24 +181,41 @@ def _require_rows(stream, spec: TableSpec) -> None:
         raise DataError("has a header but no data rows" if spec.header else "has no data rows", source=spec.source)
 
 
-def _arrow_input(stream, spec: TableSpec):
-    """What pyarrow should read, and how many lines to skip: a plain file by path (native, multi-threaded
-    I/O, several times faster than through a Python stream), anything else as the positioned stream."""
-    if stream.plain:
-        stream.close()
-        return spec.path, int(spec.header)
-    return stream, 0
-
-
 def _check_delimiter(names: list[str], spec: TableSpec) -> None:
     if len(names) == 1 and names[0].count(",") >= 1 and spec.header:
         raise DataError("has one column whose name contains commas: the file looks comma-separated, but tables must be tab-separated", source=spec.source)
 
 
+@dataclass
+class _TextTable:
+    """A text table ready for pyarrow: column names, what to read (a path, or the positioned stream),
+    lines to skip, and the first line's length (streaming blocks must hold a whole row)."""
+
+    names: list
+    source: object
+    skip_rows: int
+    row_bytes: int
+
+
+def _prepare(spec: TableSpec):
+    """Open, sniff and read the header once for both readers: a :class:`_TextTable`, or the DataFrame of
+    a Matrix Market file."""
+    stream, plain = _open(spec)
+    if stream.peek(len(MATRIX_MARKET_MAGIC)).startswith(MATRIX_MARKET_MAGIC):
+        return _matrix_market(stream, spec)
+    names, stream, row_bytes = _header(stream, spec)
+    _check_delimiter(names, spec)
+    _require_rows(stream, spec)
+    if plain:  # native, multi-threaded I/O: several times faster than through a Python stream
+        stream.close()
+        return _TextTable(names, spec.path, int(spec.header), row_bytes)
+    return _TextTable(names, stream, 0, row_bytes)
+
+
 def _diagnose(spec: TableSpec, n_columns: int, exc: Exception) -> DataError:
     """Find the first ragged line with a plain scan; pyarrow does not say which line failed."""
     try:
-        stream = _open(spec) if spec.path != "-" else None
+        stream = _open(spec)[0] if spec.path != "-" else None
     except DataError as err:
         return err
     message = first_line(exc)
@@ -235,8 +244,7 @@ def _matrix_market(stream, spec: TableSpec):
     except Exception as exc:  # scipy raises ValueError and others for bad files
         raise DataError(f"bad Matrix Market file: {exc}", source=spec.source) from None
     dense = matrix.toarray() if hasattr(matrix, "toarray") else matrix
-    frame = pd.DataFrame(dense, columns=[str(i + 1) for i in range(dense.shape[1])])
-    return frame, False
+    return pd.DataFrame(dense, columns=[str(i + 1) for i in range(dense.shape[1])])
 
 
 def _typed(convert_opts, names, positions, numeric: bool, keep_text=()):
@@ -259,30 +267,19 @@ def read_table(spec: TableSpec, *, numeric: bool = False, keep_text=()):
     import pyarrow as pa
     from pyarrow import csv
 
-    stream = _open(spec)
-    header = spec.header
-    if stream.peek(len(MATRIX_MARKET_MAGIC)).startswith(MATRIX_MARKET_MAGIC):
-        frame, header = _matrix_market(stream, spec)
-        names = list(frame.columns)
-    else:
-        names, stream = _header(stream, spec)
-        _check_delimiter(names, spec)
-        _require_rows(stream, spec)
-        positions = spec.columns.positions(names, header, spec.source)
-        source, skip = _arrow_input(stream, spec)
-        read_opts, parse_opts, convert_opts = _read_options(names, skip)
-        try:
-            table = csv.read_csv(source, read_opts, parse_opts, _typed(convert_opts, names, positions, numeric, keep_text))
-        except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, OSError, EOFError) as exc:
-            raise _diagnose(spec, len(names), exc) from None
-        frame = None
-    if frame is None:
-        if table.num_rows == 0:
-            raise DataError("has a header but no data rows" if spec.header else "has no data rows", source=spec.source)
-        frame = table.to_pandas()
-    else:
-        frame = frame.iloc[:, spec.columns.positions(names, header, spec.source)]
-    return frame
+    prepared = _prepare(spec)
+    if not isinstance(prepared, _TextTable):
+        return prepared.iloc[:, spec.columns.positions(list(prepared.columns), False, spec.source)]
+    names = prepared.names
+    positions = spec.columns.positions(names, spec.header, spec.source)
+    read_opts, parse_opts, convert_opts = _read_options(names, prepared.skip_rows)
+    try:
+        table = csv.read_csv(prepared.source, read_opts, parse_opts, _typed(convert_opts, names, positions, numeric, keep_text))
+    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise _diagnose(spec, len(names), exc) from None
+    if table.num_rows == 0:
+        raise DataError("has a header but no data rows" if spec.header else "has no data rows", source=spec.source)
+    return table.to_pandas()
 
 
 def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False) -> Iterator:
@@ -293,24 +290,20 @@ def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False) -> Iterato
     import pyarrow as pa
     from pyarrow import csv
 
-    stream = _open(spec)
-    if stream.peek(len(MATRIX_MARKET_MAGIC)).startswith(MATRIX_MARKET_MAGIC):
-        yield read_table(spec)
+    prepared = _prepare(spec)
+    if not isinstance(prepared, _TextTable):
+        yield prepared.iloc[:, spec.columns.positions(list(prepared.columns), False, spec.source)]
         return
-    names, stream = _header(stream, spec)
-    _check_delimiter(names, spec)
-    _require_rows(stream, spec)
+    names = prepared.names
     positions = spec.columns.positions(names, spec.header, spec.source)
-    header_bytes = stream.header_bytes
-    source, skip = _arrow_input(stream, spec)
-    read_opts, parse_opts, convert_opts = _read_options(names, skip)
+    read_opts, parse_opts, convert_opts = _read_options(names, prepared.skip_rows)
     # Small blocks keep the streaming reader's memory flat (16 MiB blocks held ~700 MB on a 1M-row file);
     # a block must still hold a whole row, so wide files get bigger ones.
-    read_opts.block_size = max(STREAM_BLOCK_BYTES, 4 * header_bytes)
+    read_opts.block_size = max(STREAM_BLOCK_BYTES, 4 * prepared.row_bytes)
     convert_opts = _typed(convert_opts, names, positions, numeric)
     seen_any = False
     try:
-        reader = csv.open_csv(source, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts)
+        reader = csv.open_csv(prepared.source, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts)
         pending = None
         for batch in reader:
             batch_table = pa.Table.from_batches([batch])

@@ -32,9 +32,7 @@ def main(model_path, weights_path, x_path, no_header, method, chunk_rows, output
     load_keras()
     from ..archive import load
     from ..prediction import predict_table
-    from ..weights import load as load_weights
 
-    estimator = load(model_path, f"--model {model_path}", require_fitted=True)
-    if weights_path:
-        load_weights(estimator.model_, weights_path, f"--weights {weights_path}")
+    weights = (weights_path, f"--weights {weights_path}") if weights_path else None
+    estimator = load(model_path, f"--model {model_path}", require_fitted=True, weights=weights)
     predict_table(estimator, spec, output, method=method, chunk_rows=chunk_rows)
