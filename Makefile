@@ -59,7 +59,15 @@ $(OUT)/cm.png $(OUT)/cm-summary.txt &: $(OUT)/predictions.tsv $(DATA)/y_test.tsv
 test: $(DEV)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(DEV)
+# jax for the benchmark's backend comparison only, kept out of the project's environment: with jax
+# installed, `import keras` on TensorFlow imports it too and every step starts slower. Its own
+# dependencies (numpy, scipy, ml_dtypes, opt_einsum) come with TensorFlow and scikit-learn.
+BENCH_JAX := bench/work/jax-site
+
+$(BENCH_JAX): | $(DEV)
+	$(BIN)/python -m pip install -q --no-deps --target $@ jax==0.10.2 jaxlib==0.10.2
+
+bench: $(DEV) $(BENCH_JAX)
 	$(BIN)/python bench/run.py
 
 clean-tutorial:

@@ -4,6 +4,9 @@
 
 STEP is build_arch, build_model, train_eval, predict, plot_cm, or tutorial (all five in one process),
 or fit_only / import_only. Each prints its own timings as JSON on the last line.
+
+With PLAIN_GC_PAUSED=1 the script handles the garbage collector as galaxy-dl's programs do
+(paused through the imports, then frozen; frozen again at exit): the fair floor for our overhead.
 """
 
 import json
@@ -14,11 +17,25 @@ import time
 T0 = time.perf_counter()
 STEP, WORK, DATA = sys.argv[1], sys.argv[2], sys.argv[3]
 SEED = 42
+GC_PAUSED = os.environ.get("PLAIN_GC_PAUSED") == "1"
+if GC_PAUSED:
+    import atexit
+    import gc
+
+    gc.disable()
+    atexit.register(gc.freeze)
+
+
+def imports_done():
+    if GC_PAUSED and not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def keras_seeded():
     import keras
 
+    imports_done()
     keras.utils.set_random_seed(SEED)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -115,6 +132,8 @@ if __name__ == "__main__":
             fn()
     elif STEP == "import_only":
         import keras  # noqa: F401
+
+        imports_done()
     elif STEP == "fit_only":
         extra = fit_only()
     else:

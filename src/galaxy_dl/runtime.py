@@ -1,6 +1,8 @@
-"""Process set-up that must happen before TensorFlow is imported: threads, logging, seeds."""
+"""Process set-up that must happen before TensorFlow is imported: threads, logging, seeds, garbage collection."""
 
+import atexit
 import contextlib
+import gc
 import os
 import sys
 
@@ -74,10 +76,54 @@ def quiet_native_stderr():
         os.close(devnull)
 
 
+_exit_freeze_registered = False
+_paused = False  # start_up() paused the collector and imports_done() has not resumed it yet
+_frozen = False
+
+
+@contextlib.contextmanager
+def start_up():
+    """Run a program with the cyclic garbage collector paused until its heavy imports are done.
+
+    Importing TensorFlow, pandas and scikit-learn creates millions of long-lived objects. The
+    collector would walk them again and again during the imports and once more at exit: about
+    1.5 s of a 4 s Keras start-up on two cores. :func:`imports_done` freezes them (frozen
+    objects are never examined) and resumes collection before any real work; at exit the
+    remaining objects are frozen too, so the interpreter does not traverse them on the way out.
+    """
+    global _exit_freeze_registered, _paused
+    if not _exit_freeze_registered:
+        atexit.register(gc.freeze)
+        _exit_freeze_registered = True
+    if not gc.isenabled():  # someone else turned it off: leave it so
+        yield
+        return
+    gc.disable()
+    _paused = True
+    try:
+        yield
+    finally:
+        _paused = False
+        gc.enable()
+
+
+def imports_done() -> None:
+    """Freeze what start-up imported (once per process) and resume garbage collection."""
+    global _frozen, _paused
+    if not _paused:
+        return
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
+    _paused = False
+    gc.enable()
+
+
 def import_keras():
-    """Import Keras (and its backend) quietly; later imports are free."""
+    """Import Keras (and its backend) quietly, then resume garbage collection; later imports are free."""
     with quiet_native_stderr():
         import keras
+    imports_done()
     if _threads and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 

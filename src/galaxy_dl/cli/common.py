@@ -28,8 +28,11 @@ def program(name: str, **command_kwargs):
         @functools.wraps(fn)
         def command(debug: bool, **params):
             signal.signal(signal.SIGTERM, _interrupt)  # Galaxy stops jobs with SIGTERM: clean up as for Ctrl-C
+            from ..runtime import start_up
+
             try:
-                fn(**params)
+                with start_up():
+                    fn(**params)
             except (click.ClickException, click.exceptions.Exit, click.Abort):
                 raise
             except GalaxyDLError as exc:

@@ -1,0 +1,95 @@
+"""Start-up: garbage collection paused for the heavy imports, resumed for the work, frozen at exit."""
+
+import gc
+import subprocess
+import sys
+
+import pytest
+
+from galaxy_dl import runtime
+from tests.conftest import invoke
+
+
+@pytest.fixture
+def fresh_freeze(monkeypatch):
+    """Let imports_done() freeze again in this process, and thaw afterwards."""
+    monkeypatch.setattr(runtime, "_frozen", False)
+    yield
+    gc.unfreeze()
+
+
+def test_start_up_pauses_collection_and_restores_it():
+    assert gc.isenabled()
+    with runtime.start_up():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_start_up_restores_collection_when_the_program_fails():
+    with pytest.raises(ValueError):
+        with runtime.start_up():
+            raise ValueError("bad input")
+    assert gc.isenabled()
+
+
+def test_start_up_leaves_a_disabled_collector_disabled():
+    gc.disable()
+    try:
+        with runtime.start_up():
+            runtime.imports_done()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_imports_done_freezes_what_was_imported_and_resumes(fresh_freeze):
+    gc.unfreeze()
+    with runtime.start_up():
+        imported = [object() for _ in range(10)]  # stands in for a library's module objects
+        runtime.imports_done()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > len(imported)
+    assert gc.isenabled()
+
+
+def test_imports_done_freezes_once_per_process(fresh_freeze):
+    with runtime.start_up():
+        runtime.imports_done()
+    first = gc.get_freeze_count()
+    later = [[] for _ in range(100)]
+    with runtime.start_up():
+        runtime.imports_done()
+    assert gc.get_freeze_count() == first
+    assert later
+
+
+def test_import_keras_resumes_collection():
+    with runtime.start_up():
+        runtime.import_keras()
+        assert gc.isenabled()
+
+
+def test_the_interpreter_exits_with_everything_frozen():
+    # atexit runs handlers last-in first-out: the probe registered first runs after start_up's freeze
+    code = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from galaxy_dl import runtime\n"
+        "with runtime.start_up():\n"
+        "    pass\n"
+        "assert gc.get_freeze_count() == 0\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "frozen at exit: True"
+
+
+def test_programs_leave_collection_on_in_the_calling_process(tmp_path, golub):
+    from galaxy_dl.cli import build_arch, plot_cm
+
+    failed = invoke(build_arch.main, ["--input-shape", "3", "--layer", "Dense(", "-o", tmp_path / "a.json"])
+    assert failed.exit_code != 0
+    assert gc.isenabled()
+    plotted = invoke(plot_cm.main, ["--y-true", golub / "y_test.tsv", "--y-pred", golub / "y_test.tsv",
+                                    "-o", tmp_path / "cm.png"])
+    assert plotted.exit_code == 0, plotted.stderr
+    assert gc.isenabled()
