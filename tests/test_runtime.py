@@ -93,3 +93,17 @@ def test_programs_leave_collection_on_in_the_calling_process(tmp_path, golub):
                                     "-o", tmp_path / "cm.png"])
     assert plotted.exit_code == 0, plotted.stderr
     assert gc.isenabled()
+
+
+def test_seeding_hides_native_start_up_chatter(capfd, monkeypatch):
+    # On JAX, keras.utils.set_random_seed imports TensorFlow, whose C++ layer writes to fd 2.
+    import os
+
+    import keras
+
+    def noisy_seed(value):
+        os.write(2, b"I0000 cudart_stub.cc:31] Could not find cuda drivers\n")
+
+    monkeypatch.setattr(keras.utils, "set_random_seed", noisy_seed)
+    runtime.seed(3)
+    assert "cuda" not in capfd.readouterr().err

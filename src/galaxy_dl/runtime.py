@@ -49,7 +49,8 @@ def seed(value: int) -> None:
     """
     import keras
 
-    keras.utils.set_random_seed(value)
+    with quiet_native_stderr():  # on JAX, Keras imports TensorFlow here to seed it too
+        keras.utils.set_random_seed(value)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
