@@ -2,6 +2,7 @@
 
 import contextlib
 import sys
+from collections.abc import Iterator
 
 from .errors import DataError, UsageError
 from .fileio import atomic_path
@@ -38,13 +39,18 @@ def _frame(estimator, values, method: str):
     return pd.DataFrame({"Predicted": predicted})
 
 
-def predict_table(estimator, spec: TableSpec, output: str, *, method: str = "predict", chunk_rows: int = CHUNK_ROWS) -> int:
-    """Stream ``spec`` through the estimator into ``output`` (``-`` for stdout); returns the row count."""
+def predict_table(estimator, spec: TableSpec, output: str, *, method: str = "predict", chunk_rows: int = CHUNK_ROWS,
+                  read_ahead: bool = True) -> int:
+    """Stream ``spec`` through the estimator into ``output`` (``-`` for stdout); returns the row count.
+
+    With ``read_ahead`` the next chunk is parsed on a second thread while this one is predicted.
+    """
     if method not in METHODS:
         raise UsageError(f"--method must be one of {', '.join(METHODS)}")
     rows = 0
+    chunks = iter_tables(spec, chunk_rows, numeric=True)
     with _open_output(output) as fh:
-        for frame in iter_tables(spec, chunk_rows, numeric=True):
+        for frame in (_read_ahead(chunks) if read_ahead else chunks):
             if rows == 0:
                 check_columns(estimator, [str(c) for c in frame.columns], spec)
             values, _ = to_features(frame, spec, row_offset=rows)
@@ -52,6 +58,21 @@ def predict_table(estimator, spec: TableSpec, output: str, *, method: str = "pre
             fh.write(result.to_csv(sep="\t", index=False, header=rows == 0, lineterminator="\n"))
             rows += len(frame)
     return rows
+
+
+def _read_ahead(chunks: Iterator) -> Iterator:
+    """Yield from ``chunks`` while a worker thread already reads the next one.
+
+    pyarrow's streaming CSV reader parses on one thread and, like TensorFlow, releases the GIL,
+    so reading and predicting overlap. One chunk ahead at most: memory stays bounded.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="galaxy-dl-read") as pool:
+        pending = pool.submit(next, chunks, None)
+        while (chunk := pending.result()) is not None:
+            pending = pool.submit(next, chunks, None)
+            yield chunk
 
 
 @contextlib.contextmanager

@@ -42,6 +42,11 @@ def configure(threads: int | None = None) -> None:
             threadpool_limits(threads)
 
 
+def thread_budget() -> int:
+    """CPU threads this process may use: --threads / GALAXY_SLOTS once configured, else every CPU."""
+    return _threads or os.cpu_count() or 1
+
+
 def seed(value: int) -> None:
     """Seed Python, NumPy and the backend; on TensorFlow also make ops deterministic.
 

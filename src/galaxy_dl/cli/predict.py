@@ -12,7 +12,8 @@ from .common import load_keras, no_header_option, program, setup_runtime, table_
   predict --model fitted.zip --weights weights.h5 --x X_test.tsv -o predictions.tsv
 
 The fitted archive carries its weights; --weights (Keras 3 or Keras 2 HDF5) replaces
-them. Rows are read and predicted in chunks, so memory stays bounded.""")
+them. Rows are read and predicted in chunks, so memory stays bounded; given more than
+one thread, the next chunk is read while the current one is predicted.""")
 @click.option("--model", "model_path", required=True, metavar="PATH", help="Fitted estimator archive from train-eval.")
 @click.option("--weights", "weights_path", default=None, metavar="PATH", help="HDF5 weights to use instead of the archive's.")
 @click.option("--x", "x_path", required=True, metavar="PATH", help="Feature table ('-' for stdin).")
@@ -32,7 +33,8 @@ def main(model_path, weights_path, x_path, no_header, method, chunk_rows, output
     load_keras()
     from ..archive import load
     from ..prediction import predict_table
+    from ..runtime import thread_budget
 
     weights = (weights_path, f"--weights {weights_path}") if weights_path else None
     estimator = load(model_path, f"--model {model_path}", require_fitted=True, weights=weights)
-    predict_table(estimator, spec, output, method=method, chunk_rows=chunk_rows)
+    predict_table(estimator, spec, output, method=method, chunk_rows=chunk_rows, read_ahead=thread_budget() > 1)
