@@ -60,14 +60,35 @@ def run_once(cmd, cwd=WORK, env=ENV):
 def measured(cmd, repeats=REPEATS, cwd=WORK, env=ENV):
     """Median wall time and the largest peak memory over ``repeats`` runs."""
     runs = [_child(cmd, cwd, env) for _ in range(repeats)]
+    return _summary(runs), runs[-1][2]
+
+
+def _summary(runs):
     times = [r[0] for r in runs]
-    return {"median_seconds": statistics.median(times), "runs": times, "peak_mb": max(r[1] for r in runs)}, runs[-1][2]
+    return {"median_seconds": statistics.median(times), "runs": times, "peak_mb": max(r[1] for r in runs)}
 
 
-def plain(step, repeats=REPEATS, gc_paused=False):
+def interleaved(commands, repeats=REPEATS):
+    """Like measured() for several commands, run in turn each round, so drift in the machine's speed hits all alike.
+
+    ``commands`` maps a name to (cmd, env); returns a name -> summary dict.
+    """
+    runs = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, (cmd, env) in commands.items():
+            runs[name].append(_child(cmd, WORK, env))
+    return {name: _summary(r) for name, r in runs.items()}
+
+
+def plain_cmd(step, gc_paused=False):
     """The same work in a plain script; ``gc_paused`` handles the collector as our programs do."""
     env = {**ENV, "PLAIN_GC_PAUSED": "1" if gc_paused else "0"}
-    return measured([sys.executable, ROOT / "bench" / "plain_keras.py", step, WORK, DATA], repeats, env=env)
+    return [sys.executable, ROOT / "bench" / "plain_keras.py", step, WORK, DATA], env
+
+
+def plain(step, repeats=REPEATS):
+    cmd, env = plain_cmd(step)
+    return measured(cmd, repeats, env=env)
 
 
 def section(title):
@@ -84,8 +105,9 @@ def startup():
     out = {}
     for name, _ in TUTORIAL:
         out[f"{name} --help"], _ = measured([name, "--help"])
-    out["python -c 'import keras' (floor)"], _ = plain("import_only")
-    out["import keras, collector paused"], _ = plain("import_only", gc_paused=True)
+    floors = interleaved({"plain": plain_cmd("import_only"), "paused": plain_cmd("import_only", gc_paused=True)})
+    out["python -c 'import keras' (floor)"] = floors["plain"]
+    out["import keras, collector paused"] = floors["paused"]
     prepare_tutorial_files()
     out["plot-cm on the tutorial files"], _ = measured(TUTORIAL[-1][1])
     for key, value in out.items():
@@ -106,9 +128,9 @@ def tutorial():
     steps = {}
     total = {"ours": 0.0, "plain": 0.0, "paused": 0.0}
     for name, cmd in TUTORIAL:
-        ours, _ = measured(cmd)
-        floor, _ = plain(FLOOR_STEP[name])
-        paused, _ = plain(FLOOR_STEP[name], gc_paused=True)
+        got = interleaved({"ours": (cmd, ENV), "plain": plain_cmd(FLOOR_STEP[name]),
+                           "paused": plain_cmd(FLOOR_STEP[name], gc_paused=True)})
+        ours, floor, paused = got["ours"], got["plain"], got["paused"]
         overhead = ours["median_seconds"] - paused["median_seconds"]
         steps[name] = {"ours": ours, "plain": floor, "plain_gc_paused": paused, "overhead_seconds": overhead,
                        "ratio": ours["median_seconds"] / floor["median_seconds"]}
