@@ -73,3 +73,27 @@ def test_thread_budget_follows_the_configured_threads(monkeypatch):
     assert runtime.thread_budget() == 1
     monkeypatch.setattr(runtime, "_threads", None)
     assert runtime.thread_budget() >= 1
+
+
+def test_an_error_while_predicting_stops_the_reader_thread(binary_data, binary_fitted, tmp_path, monkeypatch):
+    import pandas as pd
+
+    runtime.import_keras()
+    estimator = archive.load(binary_fitted["fitted"], "--model", require_fitted=True)
+    frame = pd.read_csv(binary_data["x"], sep="\t")
+
+    def chunks(spec, rows, numeric):
+        while True:
+            yield frame.iloc[:rows]
+
+    def failing_frame(estimator, values, method):
+        raise DataError("cannot predict", source="--x")
+
+    monkeypatch.setattr(prediction, "iter_tables", chunks)
+    monkeypatch.setattr(prediction, "_frame", failing_frame)
+    out = tmp_path / "p.tsv"
+    with pytest.raises(DataError) as raised:  # its traceback keeps predict_table's frame, and the reader, alive
+        prediction.predict_table(estimator, TableSpec(path=binary_data["x"], option="--x"), str(out), chunk_rows=5)
+    assert not [t for t in threading.enumerate() if t.name.startswith("galaxy-dl-read")]
+    assert "cannot predict" in str(raised.value)
+    assert not out.exists()

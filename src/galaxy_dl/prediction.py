@@ -49,8 +49,9 @@ def predict_table(estimator, spec: TableSpec, output: str, *, method: str = "pre
         raise UsageError(f"--method must be one of {', '.join(METHODS)}")
     rows = 0
     chunks = iter_tables(spec, chunk_rows, numeric=True)
-    with _open_output(output) as fh:
-        for frame in (_read_ahead(chunks) if read_ahead else chunks):
+    frames = _read_ahead(chunks) if read_ahead else chunks
+    with _open_output(output) as fh, contextlib.closing(frames):  # on an error, the reader stops at once
+        for frame in frames:
             if rows == 0:
                 check_columns(estimator, [str(c) for c in frame.columns], spec)
             values, _ = to_features(frame, spec, row_offset=rows)
