@@ -10,6 +10,12 @@ from galaxy_dl.errors import DataError
 from galaxy_dl.tables import TableSpec
 
 
+@pytest.fixture
+def estimator(binary_fitted):
+    runtime.import_keras()
+    return archive.load(binary_fitted["fitted"], "--model", require_fitted=True)
+
+
 def _producer(n, fail_at=None, log=None):
     for i in range(n):
         if i == fail_at:
@@ -54,9 +60,7 @@ def test_read_ahead_stops_reading_when_the_consumer_stops():
     assert len(log) <= 4  # at most one chunk beyond the last one used
 
 
-def test_read_ahead_gives_the_same_file_as_reading_in_turn(binary_data, binary_fitted, tmp_path):
-    runtime.import_keras()
-    estimator = archive.load(binary_fitted["fitted"], "--model", require_fitted=True)
+def test_read_ahead_gives_the_same_file_as_reading_in_turn(binary_data, estimator, tmp_path):
     spec = TableSpec(path=binary_data["x"], option="--x")
     outputs = {}
     for read_ahead in (False, True):
@@ -75,11 +79,9 @@ def test_thread_budget_follows_the_configured_threads(monkeypatch):
     assert runtime.thread_budget() >= 1
 
 
-def test_an_error_while_predicting_stops_the_reader_thread(binary_data, binary_fitted, tmp_path, monkeypatch):
+def test_an_error_while_predicting_stops_the_reader_thread(binary_data, estimator, tmp_path, monkeypatch):
     import pandas as pd
 
-    runtime.import_keras()
-    estimator = archive.load(binary_fitted["fitted"], "--model", require_fitted=True)
     frame = pd.read_csv(binary_data["x"], sep="\t")
 
     def chunks(spec, rows, numeric):

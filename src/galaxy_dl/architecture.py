@@ -108,8 +108,6 @@ def make_layer(call: LayerCall, name: str | None = None):
         raise UsageError(f"{where}: {first_line(exc)}") from None
 
 
-
-
 def build_sequential(input_shape: tuple, calls: list[LayerCall], name: str | None = None):
     """A Sequential model from an input shape and layer calls; shape errors name the layer."""
     import keras

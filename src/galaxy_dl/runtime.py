@@ -82,9 +82,9 @@ def quiet_native_stderr():
         os.close(devnull)
 
 
-_exit_freeze_registered = False
 _paused = False  # start_up() paused the collector and imports_done() has not resumed it yet
 _frozen = False
+atexit.register(gc.freeze)  # see start_up(): the interpreter need not walk every object on its way out
 
 
 @contextlib.contextmanager
@@ -97,10 +97,7 @@ def start_up():
     objects are never examined) and resumes collection before any real work; at exit the
     remaining objects are frozen too, so the interpreter does not traverse them on the way out.
     """
-    global _exit_freeze_registered, _paused
-    if not _exit_freeze_registered:
-        atexit.register(gc.freeze)
-        _exit_freeze_registered = True
+    global _paused
     if not gc.isenabled():  # someone else turned it off: leave it so
         yield
         return

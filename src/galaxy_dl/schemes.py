@@ -56,11 +56,12 @@ def holdout(split: Split, y, groups, seed: int | None, what: str):
     if split.groups:
         if groups is None:
             raise UsageError(f"{what}: holding out named groups needs --groups or --groups-column")
-        present = {str(g) for g in groups}
+        names = np.asarray(groups).astype(str)
+        present = set(names.tolist())
         missing = [g for g in split.groups if g not in present]
         if missing:
             raise DataError(f"{what}: no rows in group {missing[0]!r}{suggest(missing[0], sorted(present))}")
-        held_mask = np.isin(np.asarray(groups).astype(str), list(split.groups))
+        held_mask = np.isin(names, list(split.groups))
         if held_mask.all():
             raise DataError(f"{what}: the named groups are every row; nothing is left to train on")
         return rows[~held_mask], rows[held_mask]

@@ -7,6 +7,7 @@ and column to name in the error. Columns are chosen in Galaxy's five ways
 (:class:`Columns`).
 """
 
+import contextlib
 import csv as stdcsv
 import gzip
 import io
@@ -125,13 +126,20 @@ def _open(spec: TableSpec) -> tuple[io.BufferedReader, bool]:
     return stream, plain
 
 
-def _read_options(names: list[str], skip_rows: int = 0):
+def _options(names: list[str], skip_rows: int, positions: list[int], numeric: bool, keep_text=()):
+    """pyarrow's read/parse/convert options: only the selected columns; with ``numeric``, straight into
+    float32 (no type inference, which is what makes wide files slow) except the ``keep_text`` columns."""
+    import pyarrow as pa
     from pyarrow import csv
 
+    convert = csv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                 include_columns=[names[i] for i in positions])
+    if numeric:
+        convert.column_types = {names[i]: pa.float32() for i in positions if names[i] not in keep_text}
     return (
         csv.ReadOptions(block_size=BLOCK_BYTES, column_names=names, skip_rows=skip_rows),
         csv.ParseOptions(delimiter="\t", quote_char='"', double_quote=True),
-        csv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=True),
+        convert,
     )
 
 
@@ -176,9 +184,13 @@ def _header(stream: io.BufferedReader, spec: TableSpec):
     return cells, stream, len(line)
 
 
+def _no_rows(spec: TableSpec) -> DataError:
+    return DataError("has a header but no data rows" if spec.header else "has no data rows", source=spec.source)
+
+
 def _require_rows(stream, spec: TableSpec) -> None:
     if not stream.peek(1).strip():
-        raise DataError("has a header but no data rows" if spec.header else "has no data rows", source=spec.source)
+        raise _no_rows(spec)
 
 
 def _check_delimiter(names: list[str], spec: TableSpec) -> None:
@@ -188,28 +200,43 @@ def _check_delimiter(names: list[str], spec: TableSpec) -> None:
 
 @dataclass
 class _TextTable:
-    """A text table ready for pyarrow: column names, what to read (a path, or the positioned stream),
-    lines to skip, and the first line's length (streaming blocks must hold a whole row)."""
+    """A text table ready for pyarrow: what to read (a path, or the positioned stream), its column count,
+    the first line's length (streaming blocks must hold a whole row) and the reader options."""
 
-    names: list
     source: object
-    skip_rows: int
+    n_columns: int
     row_bytes: int
+    options: tuple
 
 
-def _prepare(spec: TableSpec):
-    """Open, sniff and read the header once for both readers: a :class:`_TextTable`, or the DataFrame of
-    a Matrix Market file."""
+def _prepare(spec: TableSpec, numeric: bool, keep_text=()):
+    """Open, sniff, read the header and select the columns once for both readers: a :class:`_TextTable`,
+    or the selected columns of a Matrix Market file as a DataFrame."""
     stream, plain = _open(spec)
     if stream.peek(len(MATRIX_MARKET_MAGIC)).startswith(MATRIX_MARKET_MAGIC):
-        return _matrix_market(stream, spec)
+        frame = _matrix_market(stream, spec)
+        return frame.iloc[:, spec.columns.positions(list(frame.columns), False, spec.source)]
     names, stream, row_bytes = _header(stream, spec)
     _check_delimiter(names, spec)
     _require_rows(stream, spec)
+    positions = spec.columns.positions(names, spec.header, spec.source)
     if plain:  # native, multi-threaded I/O: several times faster than through a Python stream
         stream.close()
-        return _TextTable(names, spec.path, int(spec.header), row_bytes)
-    return _TextTable(names, stream, 0, row_bytes)
+        source, skip_rows = spec.path, int(spec.header)
+    else:
+        source, skip_rows = stream, 0
+    return _TextTable(source, len(names), row_bytes, _options(names, skip_rows, positions, numeric, keep_text))
+
+
+@contextlib.contextmanager
+def _reading(spec: TableSpec, table: _TextTable):
+    """pyarrow's errors while parsing, as a DataError naming the first bad line."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowException, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise _diagnose(spec, table.n_columns, exc) from None
 
 
 def _diagnose(spec: TableSpec, n_columns: int, exc: Exception) -> DataError:
@@ -247,38 +274,21 @@ def _matrix_market(stream, spec: TableSpec):
     return pd.DataFrame(dense, columns=[str(i + 1) for i in range(dense.shape[1])])
 
 
-def _typed(convert_opts, names, positions, numeric: bool, keep_text=()):
-    """Parse only the selected columns; with ``numeric``, straight into float32 (no type inference, which is
-    what makes wide files slow) except the ``keep_text`` columns."""
-    import pyarrow as pa
-
-    convert_opts.include_columns = [names[i] for i in positions]
-    if numeric:
-        convert_opts.column_types = {names[i]: pa.float32() for i in positions if names[i] not in keep_text}
-    return convert_opts
-
-
 def read_table(spec: TableSpec, *, numeric: bool = False, keep_text=()):
     """Read the selected columns of a table as a DataFrame.
 
     Types are inferred, or with ``numeric`` every column but ``keep_text`` is float32; a cell that is not
     a number is then an error naming its line and column.
     """
-    import pyarrow as pa
     from pyarrow import csv
 
-    prepared = _prepare(spec)
+    prepared = _prepare(spec, numeric, keep_text)
     if not isinstance(prepared, _TextTable):
-        return prepared.iloc[:, spec.columns.positions(list(prepared.columns), False, spec.source)]
-    names = prepared.names
-    positions = spec.columns.positions(names, spec.header, spec.source)
-    read_opts, parse_opts, convert_opts = _read_options(names, prepared.skip_rows)
-    try:
-        table = csv.read_csv(prepared.source, read_opts, parse_opts, _typed(convert_opts, names, positions, numeric, keep_text))
-    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, OSError, EOFError) as exc:
-        raise _diagnose(spec, len(names), exc) from None
+        return prepared
+    with _reading(spec, prepared):
+        table = csv.read_csv(prepared.source, *prepared.options)
     if table.num_rows == 0:
-        raise DataError("has a header but no data rows" if spec.header else "has no data rows", source=spec.source)
+        raise _no_rows(spec)
     return table.to_pandas()
 
 
@@ -290,19 +300,16 @@ def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False) -> Iterato
     import pyarrow as pa
     from pyarrow import csv
 
-    prepared = _prepare(spec)
+    prepared = _prepare(spec, numeric)
     if not isinstance(prepared, _TextTable):
-        yield prepared.iloc[:, spec.columns.positions(list(prepared.columns), False, spec.source)]
+        yield prepared
         return
-    names = prepared.names
-    positions = spec.columns.positions(names, spec.header, spec.source)
-    read_opts, parse_opts, convert_opts = _read_options(names, prepared.skip_rows)
+    read_opts, parse_opts, convert_opts = prepared.options
     # Small blocks keep the streaming reader's memory flat (16 MiB blocks held ~700 MB on a 1M-row file);
     # a block must still hold a whole row, so wide files get bigger ones.
     read_opts.block_size = max(STREAM_BLOCK_BYTES, 4 * prepared.row_bytes)
-    convert_opts = _typed(convert_opts, names, positions, numeric)
     seen_any = False
-    try:
+    with _reading(spec, prepared):
         reader = csv.open_csv(prepared.source, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts)
         pending = None
         for batch in reader:
@@ -315,10 +322,8 @@ def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False) -> Iterato
         if pending is not None and pending.num_rows:
             seen_any = True
             yield pending.to_pandas()
-    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, OSError, EOFError) as exc:
-        raise _diagnose(spec, len(names), exc) from None
     if not seen_any:
-        raise DataError("has a header but no data rows" if spec.header else "has no data rows", source=spec.source)
+        raise _no_rows(spec)
 
 
 def _locate(mask, frame, spec: TableSpec, first_line: int) -> str:

@@ -21,8 +21,6 @@ def save(model, path: str) -> None:
         model.save_weights(tmp)
 
 
-
-
 def _is_keras2(path: str) -> bool:
     import h5py
 

@@ -5,7 +5,6 @@ import click
 from .common import load_keras, program, setup_runtime, split_list, threads_option
 
 
-
 @program("build-model", help="""Make an estimator archive (ZIP of JSON, never a pickle) from an architecture.
 
 \b

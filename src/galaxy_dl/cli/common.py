@@ -3,6 +3,7 @@
 Nothing heavy is imported here, so ``--help`` and option errors answer in milliseconds.
 """
 
+import errno
 import functools
 import signal
 import sys
@@ -14,8 +15,6 @@ from ..errors import ExitStatus, GalaxyDLError, OutputError, first_line
 from ..tables import Columns, TableSpec
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
 
 
 def program(name: str, **command_kwargs):
@@ -48,15 +47,11 @@ def program(name: str, **command_kwargs):
             except BrokenPipeError:
                 sys.stderr.close()
                 sys.exit(ExitStatus.OUTPUT)
-            except OSError as exc:
+            except Exception as exc:  # a full disk, or a bug: say so in one line, traceback on --debug
                 if debug:
                     raise
-                if exc.errno in (28, 122):  # ENOSPC, EDQUOT
+                if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     _fail(name, str(OutputError(first_line(exc))), ExitStatus.OUTPUT)
-                _fail(name, f"internal error: {type(exc).__name__}: {first_line(exc)} (run again with --debug)", ExitStatus.ERROR)
-            except Exception as exc:  # a bug: say so in one line, traceback on --debug
-                if debug:
-                    raise
                 _fail(name, f"internal error: {type(exc).__name__}: {first_line(exc)} (run again with --debug)", ExitStatus.ERROR)
 
         return command
