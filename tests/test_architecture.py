@@ -164,7 +164,19 @@ def test_keras2_functional_is_converted():
 def test_keras2_argument_that_changes_meaning_is_an_error(capsys):
     with pytest.raises(ModelError, match="time_major=True has no Keras 3 equivalent"):
         load_json_file(str(DATA / "keras2_lstm_time_major.json"))
-    assert "dropped implementation=2" in capsys.readouterr().err
+    assert "implementation" not in capsys.readouterr().err  # Keras 3's LSTM still takes it: kept, as Keras would
+
+
+def test_keras2_arguments_keras3_drops_are_dropped_with_its_warning(tmp_path, capsys):
+    doc = json.loads((DATA / "keras2_sequential.json").read_text())
+    doc["config"]["layers"].insert(0, {"class_name": "Embedding", "config": {
+        "name": "embedding", "input_dim": 50, "output_dim": 4, "input_length": 17, "batch_input_shape": [None, 17]}})
+    doc["config"]["layers"][1]["config"].pop("batch_input_shape", None)
+    path = tmp_path / "k2.json"
+    path.write_text(json.dumps(doc))
+    config = load_json_file(str(path))
+    assert "input_length" not in json.dumps(config)
+    assert "layer embedding: dropped input_length=17 (Keras 3: Argument `input_length` is deprecated" in capsys.readouterr().err
 
 
 def test_architecture_json_mutation_fuzz_never_crashes():

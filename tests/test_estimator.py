@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from galaxy_dl import runtime
@@ -172,3 +173,52 @@ def test_too_many_classes_for_one_sigmoid_unit():
 def test_model_that_does_not_fit_the_data():
     with pytest.raises((ModelError, DataError)):
         estimator("classification", arch((3,), 'Dense(1, activation="sigmoid")')).fit(np.zeros((4, 5), "float32"), np.array([0, 1, 0, 1]))
+
+
+@pytest.fixture(scope="module")
+def multilabel(tmp_path_factory):
+    """Three 0/1 labels per row (DeepSEA-style), one sigmoid unit each."""
+    from tests.conftest import build_model_zip, write_tsv
+
+    d = tmp_path_factory.mktemp("multilabel")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 6)).round(3)
+    labels = pd.DataFrame({"l1": (X[:, 0] > 0).astype(int), "l2": (X[:, 1] > 0).astype(int), "l3": (X[:, 2] + X[:, 3] > 0).astype(int)})
+    model = build_model_zip(d, "6", ['Dense(16, activation="relu")', 'Dense(3, activation="sigmoid")'],
+                            "--epochs", "30", "--seed", "0", "--optimizer", "adam", "--learning-rate", "0.05")
+    return {"x": write_tsv(d / "X.tsv", pd.DataFrame(X, columns=list("abcdef"))), "y": write_tsv(d / "y.tsv", labels),
+            "labels": labels, "model": model, "dir": d}
+
+
+def test_multilabel_trains_scores_and_predicts_a_column_per_label(multilabel, tmp_path):
+    from galaxy_dl.cli import predict, train_eval
+    from tests.conftest import invoke
+
+    fitted = tmp_path / "f.zip"
+    result = invoke(train_eval.main, ["--model", multilabel["model"], "--x", multilabel["x"], "--y", multilabel["y"],
+                                      "--scoring", "accuracy,f1_macro,roc_auc", "--scores", tmp_path / "s.tsv", "--fitted-model", fitted])
+    assert result.exit_code == 0, result.stderr
+    scores = pd.read_csv(tmp_path / "s.tsv", sep="\t").set_index("set")
+    assert scores.loc["train", "roc_auc"] > 0.8 and 0 <= scores.loc["validation", "accuracy"] <= 1
+    out, proba = tmp_path / "p.tsv", tmp_path / "q.tsv"
+    assert invoke(predict.main, ["--model", fitted, "--x", multilabel["x"], "-o", out]).exit_code == 0
+    assert invoke(predict.main, ["--model", fitted, "--x", multilabel["x"], "--method", "predict_proba", "-o", proba]).exit_code == 0
+    predicted, probabilities = pd.read_csv(out, sep="\t"), pd.read_csv(proba, sep="\t")
+    assert predicted.columns.tolist() == probabilities.columns.tolist() == ["l1", "l2", "l3"]
+    assert set(np.unique(predicted.to_numpy())) <= {0, 1}
+    assert ((probabilities.to_numpy() > 0.5).astype(int) == predicted.to_numpy()).all()
+    assert (predicted.to_numpy() == multilabel["labels"].to_numpy()).mean() > 0.8
+
+
+def test_multilabel_labels_must_be_zero_or_one(multilabel, tmp_path):
+    from galaxy_dl.cli import train_eval
+    from galaxy_dl.errors import ExitStatus
+    from tests.conftest import invoke, write_tsv
+
+    bad = multilabel["labels"].copy()
+    bad.iloc[5, 1] = 2
+    y = write_tsv(tmp_path / "y.tsv", bad)
+    result = invoke(train_eval.main, ["--model", multilabel["model"], "--x", multilabel["x"], "--y", y, "--scores", tmp_path / "s.tsv"])
+    assert result.exit_code == ExitStatus.DATA
+    assert f"--y {y}: multi-label labels must be 0 or 1: label column 2 holds 2" in result.stderr
+    assert not (tmp_path / "s.tsv").exists()

@@ -241,13 +241,19 @@ def parse_config(text: str, source: str) -> dict:
 
 
 def model_from_config(config: dict, source: str):
-    """Deserialize in Keras' safe mode; any failure is a one-line ModelError naming the file."""
+    """Deserialize in Keras' safe mode; any failure is a one-line ModelError naming the file.
+
+    Keras consumes parts of the dict it deserializes (a Functional config comes back empty), so it
+    gets a copy: the caller's config is what gets stored.
+    """
+    import copy
+
     import keras
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return keras.saving.deserialize_keras_object(config, safe_mode=True)
+            return keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad configs
         raise ModelError(f"cannot build the model: {first_line(exc)}", source=source) from None
 
@@ -263,6 +269,20 @@ def load_json_file(path: str, source: str | None = None) -> dict:
     except UnicodeDecodeError:
         raise ModelError("not a text file (not UTF-8); expected an architecture JSON", source=source) from None
     return parse_config(text, source)
+
+
+def output_names(config: dict) -> list[str]:
+    """The model's output names, read from its config without building it (Keras names outputs by layer)."""
+    inner = config.get("config") or {}
+    if config.get("class_name") == "Sequential":
+        layers = inner.get("layers") or []
+        return [str(layers[-1].get("config", {}).get("name"))] if layers else []
+    spec = inner.get("output_layers") or []
+    if isinstance(spec, dict):
+        spec = list(spec.values())
+    if spec and isinstance(spec[0], str):  # one output written as [name, node, tensor]
+        spec = [spec]
+    return [str(entry[0]) for entry in spec]
 
 
 def summary(model) -> str:

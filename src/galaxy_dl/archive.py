@@ -19,7 +19,7 @@ from .fileio import atomic_path, open_input
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 PICKLE_PREFIXES = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
-FITTED_STATE = ("classes_", "n_features_in_", "feature_names_in_", "history_")
+FITTED_STATE = ("classes_", "n_features_in_", "feature_names_in_", "history_", "target_layout_", "targets_")
 ALLOWED_MEMBERS = {formats.MANIFEST, formats.ARCHITECTURE, formats.PARAMS, formats.STATE, formats.WEIGHTS}
 
 
@@ -43,7 +43,9 @@ def _versions() -> dict:
 
 
 def _plain(value):
-    """numpy scalars and arrays to JSON-native values."""
+    """numpy scalars and arrays (and lists of arrays) to JSON-native values."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
     if hasattr(value, "tolist"):
         return value.tolist()
     return value
@@ -150,19 +152,37 @@ def read_manifest(members: dict, source: str) -> dict:
     return manifest
 
 
+def attach_model(estimator, architecture: dict, source: str, weights) -> None:
+    """Build and compile the estimator's model and load its weights: ``weights`` is (path, source) of an
+    HDF5 file, or the bytes of the archive's weights member."""
+    from .architecture import model_from_config
+    from .weights import load as load_weights_file
+    from .weights import load_bytes
+
+    model = model_from_config(architecture, source)
+    estimator._compile(model)
+    model.optimizer.build(model.trainable_variables)  # so the saved optimizer state loads too
+    if isinstance(weights, bytes):
+        load_bytes(model, weights, f"{source} ({formats.WEIGHTS})")
+    else:
+        load_weights_file(model, *weights)
+    estimator.model_ = model
+
+
 def load(path: str, source: str | None = None, *, require_fitted: bool = False, weights: tuple[str, str] | None = None):
-    """Read an archive into an estimator; a fitted one gets its model and weights back.
+    """Read an archive (or a Galaxy-ML h5mlm file) into an estimator; a fitted one gets its model and weights back.
 
     ``weights`` = (path, source) loads the weights from that HDF5 file instead of the archive's member.
     """
     import numpy as np
 
-    from .architecture import check_safe, model_from_config
-    from .estimator import ESTIMATORS
-    from .weights import load as load_weights_file
-    from .weights import load_bytes
+    from . import galaxyml
+    from .architecture import check_safe
+    from .estimator import ESTIMATORS, LAYOUTS
 
     source = source or path
+    if galaxyml.is_h5mlm(path):
+        return galaxyml.load(path, source, require_fitted=require_fitted, weights=weights)
     members = _read_members(path, source)
     manifest = read_manifest(members, source)
     task = manifest.get("task")
@@ -185,19 +205,19 @@ def load(path: str, source: str | None = None, *, require_fitted: bool = False, 
         state = _json_member(members, formats.STATE, source)
         if formats.WEIGHTS not in members:
             raise ModelError(f"member {formats.WEIGHTS!r} is missing", source=source)
-        model = model_from_config(architecture, source)
-        estimator._compile(model)
-        model.optimizer.build(model.trainable_variables)  # so the saved optimizer state loads too
-        if weights is not None:
-            load_weights_file(model, *weights)
-        else:
-            load_bytes(model, members[formats.WEIGHTS], f"{source} ({formats.WEIGHTS})")
-        estimator.model_ = model
+        attach_model(estimator, architecture, source, weights or members[formats.WEIGHTS])
+        layout = state.get("target_layout_") or "single"
+        if layout not in LAYOUTS:
+            raise ModelError(f"unknown label layout {layout!r}", source=source)
+        estimator.target_layout_ = layout
         if task == "classification":
             classes = state.get("classes_")
             if not isinstance(classes, list) or not classes:
                 raise ModelError("fitted classifier without class labels", source=source)
-            estimator.classes_ = np.asarray(classes)
+            estimator.classes_ = [np.asarray(c) for c in classes] if layout == "multioutput" else np.asarray(classes)
+        targets = state.get("targets_")
+        if targets is not None:
+            estimator.targets_ = [str(t) for t in targets]
         n = state.get("n_features_in_")
         if not isinstance(n, int):
             raise ModelError("fitted estimator without its feature count", source=source)
@@ -207,5 +227,22 @@ def load(path: str, source: str | None = None, *, require_fitted: bool = False, 
             estimator.feature_names_in_ = np.asarray(names, dtype=object)
         estimator.history_ = state.get("history_") or {}
     elif require_fitted:
-        raise ModelError("this estimator has not been trained yet: run train-eval first", source=source)
+        untrained(estimator, architecture, source, weights)
     return estimator
+
+
+def untrained(estimator, architecture: dict, source: str, weights) -> None:
+    """Where a fitted estimator is needed: an untrained regressor with a weights file is one (as Galaxy-ML's
+    builder output and its weights were used); anything else is an error."""
+    import numpy as np
+
+    if weights is None:
+        raise ModelError("this estimator has not been trained yet: run train-eval first", source=source)
+    if estimator.task == "classification":
+        raise ModelError("an untrained classifier with --weights: its class labels are unknown; "
+                         "train it with train-eval (or use its fitted archive)", source=source)
+    attach_model(estimator, architecture, source, weights)
+    model = estimator.model_
+    estimator.target_layout_ = "multioutput" if len(model.outputs) > 1 else "single"
+    estimator.n_features_in_ = int(sum(np.prod(t.shape[1:]) for t in model.inputs))
+    estimator.history_ = {}

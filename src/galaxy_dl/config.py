@@ -11,7 +11,8 @@ from .layerspec import LayerCall, parse_layer, suggest
 NUMBER = (int, float)
 CONFIG_TYPES = {
     "task": (str,),
-    "loss": (str, type(None)),
+    "loss": (str, dict, type(None)),
+    "loss_weights": (dict, type(None)),
     "optimizer": (str,),
     "optimizer_params": (dict, type(None)),
     "metrics": (list, type(None)),
@@ -67,6 +68,26 @@ def callback_entry(value) -> dict:
     if isinstance(value, dict) and isinstance(value.get("class_name"), str) and isinstance(value.get("config", {}), (dict, type(None))):
         return {"class_name": value["class_name"], "config": dict(value.get("config") or {})}
     raise UsageError(f"callback {value!r} must be 'Name(param=value)' or {{class_name: …, config: {{…}}}}")
+
+
+def named_numbers(text: str, option: str, numeric: bool = True) -> dict:
+    """``NAME=VALUE,…`` (output names to weights, or with ``numeric=False`` to loss names)."""
+    pairs = {}
+    for part in text.split(","):
+        name, sep, value = (p.strip() for p in part.partition("="))
+        if not sep or not name or not value:
+            raise UsageError(f"{option}: {part.strip()!r} is not NAME=VALUE")
+        if numeric:
+            try:
+                number = float(value)
+            except ValueError:
+                raise UsageError(f"{option}: {value!r} for {name!r} is not a number") from None
+            if not number >= 0:
+                raise UsageError(f"{option}: {value!r} for {name!r} must be a non-negative number")
+            pairs[name] = number
+        else:
+            pairs[name] = value
+    return pairs
 
 
 def _weights(pairs) -> dict:

@@ -2,7 +2,11 @@
 
 ``KerasClassifier`` and ``KerasRegressor`` (Galaxy-ML's KerasGClassifier / KerasGRegressor)
 hold only JSON-able parameters, so the estimator archive can store them without pickle.
-Labels of any type are encoded for Keras and decoded on the way out.
+Labels of any type are encoded for Keras and decoded on the way out. Besides one label column
+(``target_layout_ = "single"``), a classifier takes one 0/1 column per unit of a sigmoid output
+("multilabel"), a regressor one column per output unit ("multitarget"), and a model with several
+outputs one column per output ("multioutput", scikit-learn's conventions: ``classes_`` is then a
+list with one array per output, ``predict`` returns one column per output).
 """
 
 import contextlib
@@ -21,8 +25,10 @@ from .compilation import (
     make_optimizer,
 )
 from .errors import DataError, ModelError, TrainingError, UsageError, first_line
+from .layerspec import suggest
 
 TASKS = ("classification", "regression")
+LAYOUTS = ("single", "multilabel", "multitarget", "multioutput")
 DEFAULT_LOSS = {"classification": "binary_crossentropy", "regression": "mse"}
 PREDICT_BATCH = 4096
 
@@ -36,6 +42,7 @@ class KerasEstimator(BaseEstimator):
         self,
         architecture=None,
         loss=None,
+        loss_weights=None,
         optimizer="rmsprop",
         optimizer_params=None,
         metrics=None,
@@ -52,6 +59,7 @@ class KerasEstimator(BaseEstimator):
     ):
         self.architecture = architecture
         self.loss = loss
+        self.loss_weights = loss_weights
         self.optimizer = optimizer
         self.optimizer_params = optimizer_params
         self.metrics = metrics
@@ -68,15 +76,37 @@ class KerasEstimator(BaseEstimator):
 
     # --- parameters -----------------------------------------------------------------
 
-    def _loss(self) -> str:
-        """The canonical loss name; the task's default when none was given."""
+    def _given_losses(self) -> dict | str:
+        """Canonical loss names: one for every output, or ``{output name: loss}``."""
+        if isinstance(self.loss, dict):
+            return {str(k): canonical_loss(v) for k, v in self.loss.items()}
         return canonical_loss(self.loss or DEFAULT_LOSS[self.task])
+
+    def _losses(self, model) -> list[str]:
+        """One canonical loss per model output, in output order."""
+        names = output_names(model)
+        given = self._given_losses()
+        if isinstance(given, str):
+            return [given] * len(names)
+        for key in given:
+            if key not in names:
+                raise UsageError(f"--loss: the model has no output {key!r}{suggest(key, names)} (outputs: {', '.join(names)})")
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise UsageError(f"--loss: no loss for output {missing[0]!r}: give one per output, or one loss for all")
+        return [given[n] for n in names]
 
     def validate(self, model=None) -> None:
         """Refuse impossible parameter combinations before any training; ``model`` adds output checks."""
-        loss = self._loss()
-        if self.task == "regression" and loss in CLASSIFICATION_LOSSES:
-            raise UsageError(f"--loss: {loss} is a classification loss; for regression use mse, mae, huber, log_cosh, …")
+        given = self._given_losses()
+        for loss in given.values() if isinstance(given, dict) else [given]:
+            if self.task == "regression" and loss in CLASSIFICATION_LOSSES:
+                raise UsageError(f"--loss: {loss} is a classification loss; for regression use mse, mae, huber, log_cosh, …")
+        if self.loss_weights is not None and not (
+            isinstance(self.loss_weights, dict)
+            and all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in self.loss_weights.values())
+        ):
+            raise UsageError("--loss-weights must be OUTPUT=WEIGHT pairs with non-negative weights")
         make_optimizer(self.optimizer, dict(self.optimizer_params or {}))
         for metric in self.metrics or ():
             canonical_metric(metric)
@@ -100,13 +130,21 @@ class KerasEstimator(BaseEstimator):
         if self.verbose not in ("auto", 0, 1, 2):
             raise UsageError(f"--verbose must be auto, 0, 1 or 2, not {self.verbose!r}")
         if model is not None:
-            self._check_outputs(model, loss)
+            names = output_names(model)
+            for key in self.loss_weights or {}:
+                if key not in names:
+                    raise UsageError(f"--loss-weights: the model has no output {key!r}{suggest(str(key), names)}")
+            if self.class_weight is not None and len(names) > 1:
+                raise UsageError("--class-weight applies to models with one output (Keras weighs classes of one output only)")
+            for index, loss in enumerate(self._losses(model)):
+                try:
+                    self._check_output(model, index, loss)
+                except UsageError as exc:
+                    raise UsageError(f"output {names[index]!r}: {exc}" if len(names) > 1 else str(exc)) from None
 
-    def _check_outputs(self, model, loss: str) -> None:
-        if len(model.outputs) != 1:
-            raise UsageError(f"the model has {len(model.outputs)} outputs; train-eval fits models with one output")
-        units = model.outputs[0].shape[-1]
-        activation = _output_activation(model)
+    def _check_output(self, model, index: int, loss: str) -> None:
+        units = model.outputs[index].shape[-1]
+        activation = _output_activation(model, index)
         if self.task == "classification":
             if activation == "softmax" and units == 1:
                 raise UsageError("a softmax output with one unit always outputs 1: use Dense(1, activation=\"sigmoid\") or Dense(n_classes, activation=\"softmax\")")
@@ -130,10 +168,15 @@ class KerasEstimator(BaseEstimator):
         return model_from_config(self.architecture, "architecture")
 
     def _compile(self, model) -> None:
+        names = output_names(model)
+        losses = self._losses(model)
+        metrics = [canonical_metric(m) for m in self.metrics or ()]
+        several = len(names) > 1
         model.compile(
-            loss=self._loss(),
+            loss=dict(zip(names, losses)) if several else losses[0],
+            loss_weights=dict(self.loss_weights) if self.loss_weights else None,
             optimizer=make_optimizer(self.optimizer, dict(self.optimizer_params or {})),
-            metrics=[canonical_metric(m) for m in self.metrics or ()],
+            metrics={name: list(metrics) for name in names} if several else metrics,
         )
 
     def _inputs(self, X, model=None):
@@ -216,6 +259,12 @@ class KerasEstimator(BaseEstimator):
     def _class_weight(self, y):
         return None
 
+    def output_views(self) -> list:
+        """(name prefix, estimator-like view, label column) per output that scikit-learn scores separately."""
+        if getattr(self, "target_layout_", "single") != "multioutput":
+            return [("", self, None)]
+        return [(f"{name}_", self._view_class(self, j), j) for j, name in enumerate(output_names(self.model_))]
+
     def evaluate(self, X, y) -> dict:
         """Keras' loss and compiled metrics on (X, y)."""
         with contextlib.redirect_stdout(sys.stderr):
@@ -228,9 +277,9 @@ class KerasEstimator(BaseEstimator):
         return self.model_.predict(self._inputs(X), batch_size=max(int(self.batch_size), PREDICT_BATCH), verbose=0)
 
 
-def _output_activation(model) -> str | None:
+def _output_activation(model, index: int = 0) -> str | None:
     try:
-        layer = model.outputs[0]._keras_history[0]
+        layer = model.outputs[index]._keras_history[0]
     except (AttributeError, IndexError):
         layer = model.layers[-1] if model.layers else None
     if layer is None:
@@ -241,36 +290,126 @@ def _output_activation(model) -> str | None:
     return getattr(activation, "__name__", None)
 
 
+def output_names(model) -> list[str]:
+    """The names Keras gives a model's outputs (a Sequential model's is its last layer's)."""
+    names = getattr(model, "output_names", None)
+    return list(names) if names else [model.layers[-1].name]
+
+
+def _layout(y, model, task: str) -> str:
+    """How the label columns map onto the model's outputs (see the module docstring)."""
+    names = output_names(model)
+    columns = 1 if y.ndim == 1 else y.shape[1]
+    if len(names) > 1:
+        if columns != len(names):
+            raise DataError(
+                f"the model has {len(names)} outputs ({', '.join(names)}), but the labels have {columns} "
+                "column(s): give one label column per output"
+            )
+        return "multioutput"
+    if columns == 1:
+        return "single"
+    units = model.outputs[0].shape[-1]
+    if columns != units:
+        kind = "one 0/1 column per output unit for multi-label" if task == "classification" else "one column per output unit"
+        raise DataError(f"the labels have {columns} columns, but the model's output has {units} unit(s): "
+                        f"choose one label column (--y-cols / --y-names), or give {kind}")
+    return "multilabel" if task == "classification" else "multitarget"
+
+
+def _column(y, j: int):
+    """Column ``j`` of a label matrix with its own dtype (a mixed table's columns arrive as objects)."""
+    import numpy as np
+
+    return np.asarray(y[:, j].tolist())
+
+
+class _OutputView:
+    """One output of a multi-output estimator, shaped like a one-output estimator for scikit-learn's scorers."""
+
+    def __init__(self, parent, index: int):
+        self.parent = parent
+        self.index = index
+
+    def predict(self, X):
+        return _column(self.parent.predict(X), self.index)
+
+
+class _ClassifierOutput(ClassifierMixin, _OutputView, BaseEstimator):
+    @property
+    def classes_(self):
+        return self.parent.classes_[self.index]
+
+    def predict_proba(self, X):
+        return self.parent.predict_proba(X)[self.index]
+
+
+class _RegressorOutput(RegressorMixin, _OutputView, BaseEstimator):
+    pass
+
+
 class KerasClassifier(ClassifierMixin, KerasEstimator):
-    """Labels of any type; one sigmoid unit for two classes or one unit per class."""
+    """Labels of any type; one sigmoid unit for two classes or one unit per class; multi-label and multi-output."""
 
     task = "classification"
+    _view_class = _ClassifierOutput
 
     def _encode_fit(self, y, model):
         import numpy as np
         from sklearn.preprocessing import LabelEncoder
 
-        encoder = LabelEncoder().fit(np.asarray(y))
-        self.classes_ = encoder.classes_
-        units = model.outputs[0].shape[-1]
-        n = len(self.classes_)
-        if units == 1 and n > 2:
-            raise DataError(f"the labels have {n} classes, but the output layer has 1 unit (2 classes at most): use Dense({n}, activation=\"softmax\") with sparse_categorical_crossentropy")
-        if units and units > 1 and n > units:
-            raise DataError(f"the labels have {n} classes, but the output layer has {units} units")
+        y = np.asarray(y)
+        self.target_layout_ = _layout(y, model, self.task)
+        if self.target_layout_ == "multilabel":
+            self.classes_ = np.tile(np.array([0, 1]), (y.shape[1], 1))
+        elif self.target_layout_ == "multioutput":
+            self.classes_ = [LabelEncoder().fit(_column(y, j)).classes_ for j in range(y.shape[1])]
+            for j, classes in enumerate(self.classes_):
+                self._check_classes(classes, model.outputs[j].shape[-1], f"output {output_names(model)[j]!r}: ")
+        else:
+            self.classes_ = LabelEncoder().fit(y.reshape(-1)).classes_
+            self._check_classes(self.classes_, model.outputs[0].shape[-1], "")
         return self._encode(y, model)
+
+    @staticmethod
+    def _check_classes(classes, units, where: str) -> None:
+        n = len(classes)
+        if units == 1 and n > 2:
+            raise DataError(f"{where}the labels have {n} classes, but the output layer has 1 unit (2 classes at most): use Dense({n}, activation=\"softmax\") with sparse_categorical_crossentropy")
+        if units and units > 1 and n > units:
+            raise DataError(f"{where}the labels have {n} classes, but the output layer has {units} units")
 
     def _encode(self, y, model):
         import numpy as np
 
         y = np.asarray(y)
-        index = {label: i for i, label in enumerate(self.classes_.tolist())}
+        layout = getattr(self, "target_layout_", "single")
+        if layout == "multilabel":
+            try:
+                values = np.asarray(y, dtype=np.float32)
+            except (TypeError, ValueError):
+                values = None
+            bad = None if values is None else ~np.isin(values, (0.0, 1.0))
+            if values is None or bad.any():
+                row, col = (0, 0) if values is None else (int(i) for i in np.argwhere(bad)[0])
+                value = y[row, col].item() if hasattr(y[row, col], "item") else y[row, col]
+                raise DataError(f"multi-label labels must be 0 or 1: label column {col + 1} holds {value!r}")
+            return values
+        losses = self._losses(model)
+        if layout == "multioutput":
+            return [self._encode_column(_column(y, j), self.classes_[j], model.outputs[j].shape[-1], losses[j])
+                    for j in range(len(losses))]
+        return self._encode_column(y.reshape(-1), self.classes_, model.outputs[0].shape[-1], losses[0])
+
+    @staticmethod
+    def _encode_column(y, classes, units, loss):
+        import numpy as np
+
+        index = {label: i for i, label in enumerate(classes.tolist())}
         try:
             codes = np.fromiter((index[v] for v in y.tolist()), dtype=np.int64, count=len(y))
         except KeyError as exc:
-            raise DataError(f"label {exc.args[0]!r} was not seen in training (classes: {self.classes_.tolist()})") from None
-        units = model.outputs[0].shape[-1]
-        loss = self._loss()
+            raise DataError(f"label {exc.args[0]!r} was not seen in training (classes: {classes.tolist()})") from None
         if units and units > 1 and loss in ("categorical_crossentropy", "categorical_hinge", "categorical_focal_crossentropy", "kl_divergence", "mse", "mae"):
             return np.eye(units, dtype=np.float32)[codes]
         return codes.astype(np.float32 if units == 1 else np.int64)
@@ -280,10 +419,12 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
 
         if self.class_weight is None:
             return None
+        if getattr(self, "target_layout_", "single") != "single":
+            raise UsageError("--class-weight applies to one label column (not to multi-label or multi-output labels)")
         if self.class_weight == "balanced":
             from sklearn.utils.class_weight import compute_class_weight
 
-            weights = compute_class_weight("balanced", classes=self.classes_, y=np.asarray(y))
+            weights = compute_class_weight("balanced", classes=self.classes_, y=np.asarray(y).reshape(-1))
             return dict(enumerate(weights.tolist()))
         by_label = {str(k): float(v) for k, v in self.class_weight.items()}
         missing = [str(c) for c in self.classes_ if str(c) not in by_label]
@@ -291,48 +432,86 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
             raise UsageError(f"--class-weight gives no weight for classes {missing}")
         return {i: by_label[str(c)] for i, c in enumerate(self.classes_)}
 
-    def predict_proba(self, X):
-        """One column per class, in ``classes_`` order."""
+    @staticmethod
+    def _proba(p, classes):
         import numpy as np
 
-        p = self._raw_predict(X).astype(np.float64)
+        p = np.asarray(p, dtype=np.float64)
         if p.ndim == 2 and p.shape[1] > 1:
             return p
-        if len(self.classes_) == 1:
+        if len(classes) == 1:
             return np.ones((len(p), 1))
         p = p.reshape(-1)
         return np.column_stack([1.0 - p, p])
+
+    @staticmethod
+    def _decode(p, classes):
+        import numpy as np
+
+        if p.ndim == 1 or p.shape[1] == 1:
+            codes = (p.reshape(-1) > 0.5).astype(np.int64)
+            codes = np.minimum(codes, len(classes) - 1)
+        else:
+            codes = p.argmax(axis=1)
+        return classes[codes]
+
+    def predict_proba(self, X):
+        """One column per class, in ``classes_`` order; multi-label: one column per label; multi-output: a list
+        with one such array per output."""
+        import numpy as np
+
+        p = self._raw_predict(X)
+        layout = getattr(self, "target_layout_", "single")
+        if layout == "multioutput":
+            return [self._proba(pj, self.classes_[j]) for j, pj in enumerate(p)]
+        if layout == "multilabel":
+            return np.asarray(p, dtype=np.float64)
+        return self._proba(p, self.classes_)
 
     def predict(self, X):
         import numpy as np
 
         p = self._raw_predict(X)
-        if p.ndim == 1 or p.shape[1] == 1:
-            codes = (p.reshape(-1) > 0.5).astype(np.int64)
-            codes = np.minimum(codes, len(self.classes_) - 1)
-        else:
-            codes = p.argmax(axis=1)
-        return self.classes_[codes]
+        layout = getattr(self, "target_layout_", "single")
+        if layout == "multioutput":
+            out = np.empty((len(p[0]), len(p)), dtype=object)
+            for j, pj in enumerate(p):
+                out[:, j] = self._decode(pj, self.classes_[j])
+            return out
+        if layout == "multilabel":
+            return (p > 0.5).astype(np.int64)
+        return self._decode(p, self.classes_)
 
 
 class KerasRegressor(RegressorMixin, KerasEstimator):
-    """Float targets; one output unit per target."""
+    """Float targets; one output unit per target, or one column per output."""
 
     task = "regression"
+    _view_class = _RegressorOutput
 
     def _encode_fit(self, y, model):
+        import numpy as np
+
+        self.target_layout_ = _layout(np.asarray(y), model, self.task)
         return self._encode(y, model)
 
     def _encode(self, y, model):
         import numpy as np
 
         try:
-            return np.asarray(y, dtype=np.float32)
+            y = np.asarray(y, dtype=np.float32)
         except (TypeError, ValueError):
             raise DataError("regression targets must be numbers") from None
+        if getattr(self, "target_layout_", "single") == "multioutput":
+            return [y[:, j] for j in range(y.shape[1])]
+        return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
 
     def predict(self, X):
+        import numpy as np
+
         p = self._raw_predict(X)
+        if isinstance(p, (list, tuple)):
+            return np.column_stack([np.asarray(pj).reshape(len(pj), -1) for pj in p])
         return p.reshape(-1) if p.ndim == 2 and p.shape[1] == 1 else p
 
 

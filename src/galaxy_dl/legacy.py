@@ -10,7 +10,7 @@ old value meant something Keras 3 can no longer do are an error.
 import inspect
 import sys
 
-from .errors import ModelError
+from .errors import ModelError, first_line
 
 # (argument, value that had no effect); any other value changes meaning.
 DROPPED_ARGUMENTS = {
@@ -51,8 +51,17 @@ def _convert_layer(layer: dict, source: str, keras) -> dict:
         from .architecture import _accepted_arguments
 
         accepted = _accepted_arguments(cls) | {"batch_input_shape"}
-        for key in sorted(set(config) - accepted):
+        unknown = sorted(set(config) - accepted)
+        known = {k: v for k, v in config.items() if k in accepted and k != "batch_input_shape"}
+        for key in unknown:
             value = config.pop(key)
+            verdict = _keras_verdict(cls, known, key, value)
+            if verdict == "accepted":
+                config[key] = value
+                continue
+            if verdict is not None:
+                _warn(f"{source}: layer {config.get('name', cls_name)}: dropped {key}={value!r} (Keras 3: {verdict})")
+                continue
             harmless = DROPPED_ARGUMENTS.get(key, "missing")
             if harmless is None or value == harmless or value in (None, False):
                 _warn(f"{source}: layer {config.get('name', cls_name)}: dropped {key}={value!r} (gone in Keras 3, no effect)")
@@ -66,6 +75,25 @@ def _convert_layer(layer: dict, source: str, keras) -> dict:
     if "name" in layer:
         out["name"] = layer["name"]
     return out
+
+
+def _keras_verdict(cls, known: dict, key: str, value):
+    """What Keras 3 itself does with an argument its signature lacks: ``"accepted"``, the text of
+    the deprecation warning with which it drops it (as Embedding does ``input_length``), or None
+    when it refuses the argument."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cls.from_config({**known, key: value})
+    except Exception:  # Keras refuses unknown arguments with TypeError or ValueError, nested configs with others
+        return None
+    for warning in caught:
+        text = str(warning.message)
+        if f"`{key}`" in text or f"'{key}'" in text:
+            return first_line(warning.message)
+    return "accepted"
 
 
 def convert_keras2(config: dict, source: str) -> dict:

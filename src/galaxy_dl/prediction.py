@@ -26,17 +26,38 @@ def check_columns(estimator, names: list[str], spec: TableSpec) -> None:
             raise DataError(f"columns differ from training: {shown}{more}", source=spec.source)
 
 
+def target_names(estimator, n: int) -> list[str]:
+    """Column heads for ``n`` predicted columns: the label table's names, else the outputs' names."""
+    names = getattr(estimator, "targets_", None)
+    if names and len(names) == n:
+        return list(names)
+    if getattr(estimator, "target_layout_", "single") == "multioutput":
+        from .estimator import output_names
+
+        return output_names(estimator.model_)
+    return [f"Predicted_{i + 1}" for i in range(n)]
+
+
 def _frame(estimator, values, method: str):
+    import numpy as np
     import pandas as pd
 
+    layout = getattr(estimator, "target_layout_", "single")
     if method == "predict_proba":
         if estimator.task != "classification":
             raise UsageError("--method predict_proba needs a classifier; this model does regression")
-        return pd.DataFrame(estimator.predict_proba(values), columns=[str(c) for c in estimator.classes_])
+        proba = estimator.predict_proba(values)
+        if layout == "multioutput":
+            names = target_names(estimator, len(proba))
+            columns = [f"{name}:{c}" for name, classes in zip(names, estimator.classes_) for c in classes]
+            return pd.DataFrame(np.column_stack(proba), columns=columns)
+        if layout == "multilabel":
+            return pd.DataFrame(proba, columns=target_names(estimator, proba.shape[1]))
+        return pd.DataFrame(proba, columns=[str(c) for c in estimator.classes_])
     predicted = estimator.predict(values)
     if predicted.ndim == 2:
-        return pd.DataFrame(predicted, columns=[f"Predicted_{i + 1}" for i in range(predicted.shape[1])])
-    return pd.DataFrame({"Predicted": predicted})
+        return pd.DataFrame(predicted, columns=target_names(estimator, predicted.shape[1]))
+    return pd.DataFrame({getattr(estimator, "prediction_column_", "Predicted"): predicted})
 
 
 def predict_table(estimator, spec: TableSpec, output: str, *, method: str = "predict", chunk_rows: int = CHUNK_ROWS,

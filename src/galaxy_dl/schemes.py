@@ -85,16 +85,19 @@ def holdout(split: Split, y, groups, seed: int | None, what: str):
 
 
 def score(estimator, X, y, name: str, scoring) -> dict:
+    import numpy as np
     from sklearn.metrics import get_scorer
 
     row = {"set": name, "rows": int(len(y))}
     row.update(estimator.evaluate(X, y))
-    for scorer_name in scoring:
-        try:
-            row[scorer_name] = float(get_scorer(scorer_name)(estimator, X, y))
-        except ValueError as exc:
-            row[scorer_name] = float("nan")
-            print(f"warning: {scorer_name} on {name}: {first_line(exc)}", file=sys.stderr)
+    for prefix, view, column in estimator.output_views():  # one view per output of a multi-output model
+        y_view = y if column is None else np.asarray(y[:, column].tolist())
+        for scorer_name in scoring:
+            try:
+                row[prefix + scorer_name] = float(get_scorer(scorer_name)(view, X, y_view))
+            except ValueError as exc:
+                row[prefix + scorer_name] = float("nan")
+                print(f"warning: {prefix + scorer_name} on {name}: {first_line(exc)}", file=sys.stderr)
     return row
 
 

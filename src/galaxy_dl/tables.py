@@ -381,14 +381,17 @@ def to_features(frame, spec: TableSpec, *, missing: str = "error", row_offset: i
     return values, keep
 
 
-def to_labels(frame, spec: TableSpec):
-    """The one label column as a Series; missing labels are returned as NA for the caller to handle."""
-    if frame.shape[1] != 1:
-        raise DataError(
-            f"has {frame.shape[1]} columns; choose the label column (e.g. --y-names label or --y-cols 1)",
-            source=spec.source,
-        )
-    return frame.iloc[:, 0]
+def to_labels(frame, spec: TableSpec, *, several: bool = False):
+    """The one label column as a Series, or with ``several`` the frame when it has more than one column
+    (multi-label and multi-output models); missing labels are returned as NA for the caller to handle."""
+    if frame.shape[1] == 1:
+        return frame.iloc[:, 0]
+    if several:
+        return frame
+    raise DataError(
+        f"has {frame.shape[1]} columns; choose the label column (e.g. --y-names label or --y-cols 1)",
+        source=spec.source,
+    )
 
 
 def write_table(frame, path: str) -> None:

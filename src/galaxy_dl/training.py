@@ -1,5 +1,6 @@
 """What train-eval does, callable without the CLI: read and align the data, run a scheme, write outputs."""
 
+import contextlib
 import sys
 from dataclasses import dataclass
 
@@ -11,10 +12,12 @@ from .tables import TableSpec, read_table, to_features, to_labels, write_table
 @dataclass
 class TrainingData:
     X: object  # float32 (rows, features)
-    y: object  # labels as read (ints, floats or strings)
+    y: object  # labels as read (ints, floats or strings): (rows,), or (rows, columns) for several label columns
     groups: object | None
     feature_names: list | None
     source: str
+    label_names: list | None = None  # the label columns' names, when there are several
+    label_source: str | None = None
 
     @classmethod
     def read(cls, x_spec: TableSpec, y_spec: TableSpec | None, *, target: str | None = None,
@@ -39,7 +42,7 @@ class TrainingData:
             y = taken["--target"]
             y_source = f"--target {target}"
         else:
-            y = to_labels(read_table(y_spec), y_spec)
+            y = to_labels(read_table(y_spec), y_spec, several=True)
             y_source = y_spec.source
         group_values = None
         if groups is not None:
@@ -50,7 +53,11 @@ class TrainingData:
             group_values = taken["--groups-column"].to_numpy()
         if len(y) != len(X):
             raise DataError(f"{x_spec.source} has {len(X)} rows but {y_source} has {len(y)}: they must match row for row")
+        label_names = None
+        if y.ndim == 2:
+            label_names = [str(c) for c in y.columns] if y_spec.header else [f"label_{i + 1}" for i in range(y.shape[1])]
         y_missing = y.isna().to_numpy()
+        y_missing = y_missing.any(axis=1) if y_missing.ndim == 2 else y_missing
         if y_missing.any():
             if missing != "drop":
                 first = int(np.argmax(y_missing)) + 1 + int(y_spec.header if y_spec else x_spec.header)
@@ -64,7 +71,7 @@ class TrainingData:
         if len(X) == 0:
             raise DataError("no rows left after dropping missing values", source=x_spec.source)
         names = [str(c) for c in frame.columns] if x_spec.header else None
-        return cls(X, y, group_values, names, x_spec.source)
+        return cls(X, y, group_values, names, x_spec.source, label_names, y_source)
 
 
 def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", split: str = "stratified",
@@ -74,6 +81,13 @@ def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", spli
     import numpy as np
 
     scoring = check_scoring(scoring, estimator.task)
+    if np.ndim(data.y) == 2:
+        _match_outputs(estimator, data)
+        if split == "stratified":
+            split = "shuffle"  # scikit-learn stratifies one label column
+        if scheme == "cv" and cv_kind and "stratified" in cv_kind:
+            raise UsageError(f"--cv {cv_kind} needs one label column; use kfold or repeated with several")
+        cv_kind = cv_kind or "kfold"
     if estimator.task == "regression":
         try:
             data.y = np.asarray(data.y, dtype=np.float32)
@@ -85,19 +99,48 @@ def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", spli
         kind = cv_kind or ("stratified" if estimator.task == "classification" else "kfold")
         if estimator.task == "regression" and "stratified" in kind:
             raise UsageError(f"--cv {kind} needs class labels; use kfold or repeated for regression")
-        report = cross_validate(estimator, data.X, data.y, kind=kind, folds=folds, repeats=repeats,
-                                scoring=scoring, groups=data.groups, refit=refit)
+        with _label_errors(data):
+            report = cross_validate(estimator, data.X, data.y, kind=kind, folds=folds, repeats=repeats,
+                                    scoring=scoring, groups=data.groups, refit=refit)
     else:
         if (val_groups or test_groups) and split != "group":
             raise UsageError("--val-groups/--test-groups hold out named groups: use them with --split group")
         if test_groups and scheme != "train_val_test":
             raise UsageError("--test-groups needs --scheme train_val_test")
         test_split = Split(split, test_size, tuple(test_groups)) if scheme == "train_val_test" else None
-        report = train_val(estimator, data.X, data.y, split=Split(split, val_size, tuple(val_groups)), scoring=scoring,
-                           groups=data.groups, test_split=test_split)
+        with _label_errors(data):
+            report = train_val(estimator, data.X, data.y, split=Split(split, val_size, tuple(val_groups)),
+                               scoring=scoring, groups=data.groups, test_split=test_split)
     if report.estimator is not None and data.feature_names is not None:
         report.estimator.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
+    if report.estimator is not None and data.label_names is not None:
+        report.estimator.targets_ = list(data.label_names)
     return report
+
+
+def _match_outputs(estimator, data: TrainingData) -> None:
+    """Put the label columns in the model's output order when their names are the output names."""
+    from .architecture import output_names
+
+    names = output_names(estimator.architecture)
+    if data.label_names and len(names) > 1 and set(names) == set(data.label_names) and names != data.label_names:
+        order = [data.label_names.index(n) for n in names]
+        data.y = data.y[:, order]
+        data.label_names = names
+    elif len(names) > len(data.label_names or ()) > 0:
+        raise DataError(f"has {len(data.label_names)} label columns, but the model has {len(names)} outputs "
+                        f"({', '.join(names)})", source=data.label_source)
+
+
+@contextlib.contextmanager
+def _label_errors(data: TrainingData):
+    """Label errors found while encoding name the label table."""
+    try:
+        yield
+    except DataError as exc:
+        if exc.source is None and data.label_source and "label" in str(exc):
+            raise DataError(str(exc), source=data.label_source) from None
+        raise
 
 
 def write_outputs(report, data: TrainingData, *, scores: str, fitted_model: str | None = None,

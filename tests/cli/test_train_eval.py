@@ -103,7 +103,7 @@ def test_missing_values_drop(binary_data, binary_model, tmp_path):
 
 @pytest.mark.parametrize("y_text, code, message", [
     ("label\n0\n1\n", ExitStatus.DATA, "has 80 rows but --y"),
-    ("a\tb\n" + "0\t1\n" * 80, ExitStatus.DATA, "has 2 columns; choose the label column"),
+    ("a\tb\n" + "0\t1\n" * 80, ExitStatus.DATA, "the labels have 2 columns, but the model's output has 1 unit(s): choose one label column"),
 ])
 def test_bad_labels(binary_data, binary_model, tmp_path, y_text, code, message):
     y = tmp_path / "y.tsv"

@@ -14,10 +14,16 @@ from .common import load_keras, program, setup_runtime, split_list, threads_opti
 Optimizer parameters: --learning-rate, or any parameter of the optimizer with
 --optimizer-param 'momentum=0.9, nesterov=True' (0 and False are kept as given).
 Callbacks: --callback 'EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)'.
-All options can come from --config FILE (YAML or JSON, keys as in --params-out); flags win.""")
-@click.option("--arch", "arch_path", required=True, metavar="PATH", help="Architecture JSON (build-arch's, or Keras 2's from Galaxy-ML).")
+Several outputs: one --loss for all, or --loss 'main=binary_crossentropy,aux=mse'
+with --loss-weights 'main=1,aux=0.2'.
+All options can come from --config FILE (YAML or JSON, keys as in --params-out); flags win.
+--from converts a Galaxy-ML estimator (h5mlm; fitted ones keep their weights) or
+another archive, with any flag given overriding its setting.""")
+@click.option("--arch", "arch_path", default=None, metavar="PATH", help="Architecture JSON (build-arch's, or Keras 2's from Galaxy-ML).")
+@click.option("--from", "from_path", default=None, metavar="PATH", help="Start from this estimator instead: a Galaxy-ML h5mlm or an archive.")
 @click.option("--task", type=click.Choice(["classification", "regression"]), default="classification", show_default=True)
-@click.option("--loss", default=None, help="Loss name [default: binary_crossentropy / mse by task].")
+@click.option("--loss", default=None, help="Loss name, or OUTPUT=LOSS,… per output [default: binary_crossentropy / mse by task].")
+@click.option("--loss-weights", default=None, metavar="OUTPUT=W,…", help="Weights of the outputs' losses in the total loss.")
 @click.option("--optimizer", default="rmsprop", show_default=True, help="SGD, RMSprop, Adam, AdamW, Adamax, Adagrad, Adadelta, Nadam, Ftrl, …")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None, help="Optimizer learning rate.")
 @click.option("--optimizer-param", "optimizer_param", multiple=True, metavar="NAME=VALUE", help="Any optimizer parameter; repeatable.")
@@ -37,17 +43,21 @@ All options can come from --config FILE (YAML or JSON, keys as in --params-out);
 @click.option("--params-out", default=None, metavar="PATH", help="Also write the estimator's parameters as a table.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Estimator archive to write.")
 @threads_option
-def main(arch_path, config_path, params_out, output, threads, **options):
+def main(arch_path, from_path, config_path, params_out, output, threads, **options):
     setup_runtime(threads)
     from ..fileio import check_writable
 
+    if (arch_path is None) == (from_path is None):
+        raise click.UsageError("give --arch (an architecture) or --from (an estimator to convert), one of them")
     check_writable(output, "-o/--output")
     if params_out:
         check_writable(params_out, "--params-out")
-    params = _params(options, config_path, click.get_current_context())
+    ctx = click.get_current_context()
+    if from_path:
+        return _convert(from_path, options, config_path, params_out, output, ctx)
+    params = _params(options, config_path, ctx)
     load_keras()
     from ..architecture import load_json_file, model_from_config
-    from ..archive import save
     from ..estimator import make_estimator
 
     source = f"--arch {arch_path}"
@@ -56,6 +66,31 @@ def main(arch_path, config_path, params_out, output, threads, **options):
     task = params.pop("task")
     estimator = make_estimator(task, architecture=architecture, **params)
     estimator.validate(model)
+    _write(estimator, output, params_out)
+
+
+def _convert(from_path, options, config_path, params_out, output, ctx):
+    """An estimator read from a file (Galaxy-ML's or ours), with the flags given overriding its settings."""
+    from ..errors import UsageError
+
+    load_keras()
+    from ..archive import load
+
+    estimator = load(from_path, f"--from {from_path}")
+    if ctx.get_parameter_source("task") not in (click.core.ParameterSource.DEFAULT, None) and options["task"] != estimator.task:
+        raise UsageError(f"--task {options['task']}: --from {from_path} holds a {estimator.task} estimator")
+    base = {key: value for key, value in estimator.get_params().items() if key != "architecture"}
+    options["task"] = estimator.task
+    estimator.set_params(**{k: v for k, v in _params(options, config_path, ctx, base=base).items() if k != "task"})
+    from ..architecture import model_from_config
+
+    estimator.validate(getattr(estimator, "model_", None) or model_from_config(estimator.architecture, f"--from {from_path}"))
+    _write(estimator, output, params_out)
+
+
+def _write(estimator, output, params_out):
+    from ..archive import save
+
     save(estimator, output)
     if params_out:
         from ..config import params_table
@@ -64,21 +99,25 @@ def main(arch_path, config_path, params_out, output, threads, **options):
         write_table(params_table(estimator), params_out)
 
 
-def _params(options: dict, config_path, ctx) -> dict:
-    """Merge config file and flags (explicit flags win), in estimator-parameter form."""
-    from ..config import CONFIG_KEYS, callback_entry, class_weight, validate_config
+def _params(options: dict, config_path, ctx, base: dict | None = None) -> dict:
+    """Merge ``base`` settings, config file and flags (explicit flags win), in estimator-parameter form."""
+    from ..config import CONFIG_KEYS, callback_entry, class_weight, named_numbers, validate_config
     from ..layerspec import parse_kwargs
 
-    config = {}
+    config = dict(base or {})
     if config_path:
         from ..specfile import load_spec
 
-        config = validate_config(load_spec(config_path, "--config"), f"--config {config_path}")
+        config.update(validate_config(load_spec(config_path, "--config"), f"--config {config_path}"))
 
     def given(name):
         return ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
 
     params = {key: config[key] for key in CONFIG_KEYS if key in config}
+    if given("loss") and "=" in (options["loss"] or ""):
+        options["loss"] = {k: str(v) for k, v in named_numbers(options["loss"], "--loss", numeric=False).items()}
+    if given("loss_weights"):
+        params["loss_weights"] = named_numbers(options["loss_weights"], "--loss-weights")
     for key in ("task", "loss", "optimizer", "epochs", "batch_size", "validation_split", "steps_per_epoch",
                 "validation_steps", "shuffle", "seed"):
         if given(key) or key not in params:
