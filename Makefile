@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # The tutorial's recipes below read exactly as a user types them.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: tutorial test bench tool-test-data clean clean-tutorial
+.PHONY: tutorial test bench tool-test-data clean clean-tutorial galaxy-test galaxy-deps
 .DELETE_ON_ERROR:
 
 $(BIN)/python:
@@ -69,6 +69,18 @@ $(BENCH_JAX): | $(DEV)
 
 bench: $(DEV) $(BENCH_JAX)
 	$(BIN)/python bench/run.py
+
+## A real Galaxy (from PyPI) and planemo in GALAXY_BASE, outside the checkout and reused when present;
+## every tool test runs there with the requirement resolved through galaxy_packages (galaxy/test.sh).
+GALAXY_BASE ?= /var/tmp/galaxy-dl-galaxy
+
+galaxy-test:
+	GALAXY_BASE=$(GALAXY_BASE) bash galaxy/test.sh
+
+## galaxy-dl of this checkout in DEST/galaxy-dl/VERSION/{venv,env.sh}, for Galaxy's galaxy_packages resolver.
+galaxy-deps:
+	@test -n "$(DEST)" || { echo "usage: make galaxy-deps DEST=/path/to/galaxy/deps" >&2; exit 2; }
+	DEST=$(DEST) bash galaxy/deps.sh
 
 clean-tutorial:
 	rm -rf $(OUT)

@@ -16,7 +16,7 @@ from tests.tool_xml.harness import ToolRunner  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL_DIR = ROOT / "tool_xml"
-TEST_DATA = ROOT / "test-data"
+TEST_DATA = ROOT / "tool_xml" / "test-data"  # where Galaxy looks: at or below the tools (a link to test-data/)
 BIN = Path(sys.executable).parent
 TOOLS = sorted(p for p in TOOL_DIR.glob("*.xml") if looks_like_a_tool(str(p)))
 EXPECTED = {"build_arch.xml", "build_model.xml", "train_eval.xml", "predict.xml", "plot_cm.xml"}

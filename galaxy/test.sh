@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make galaxy-test`: every tool test in tool_xml/ run by planemo in a real Galaxy, with dependency resolution
+# on: the tools' <requirement> must resolve (galaxy_packages resolver) to the galaxy-dl of this checkout.
+# Galaxy, planemo and the resolver's folder live in $GALAXY_BASE (outside the checkout; reused when present).
+# Gravity refuses to run as root: as root, the run is handed to `nobody`.
+set -euo pipefail
+BASE=${GALAXY_BASE:?scratch folder}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PROJECT=$(cd "$HERE/.." && pwd)
+RESULTS=$BASE/results
+if [ "$(id -u)" = 0 ] && [ -z "${GALAXY_TEST_AS_USER:-}" ]; then
+    bash "$HERE/setup.sh"
+    DEST="$BASE/deps" bash "$HERE/deps.sh"
+    # What the unprivileged run may touch: a fresh copy of the tools and their test data, results, home, tmp.
+    rm -rf "$BASE/run" "$RESULTS" "$BASE/tmp"
+    mkdir -p "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp"
+    cp -r "$PROJECT/tool_xml" "$PROJECT/test-data" "$BASE/run/"
+    rm -f "$BASE/root/main.log" "$BASE/root/main.pid"
+    chown -R nobody:nogroup "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp" "$BASE/root"
+    exec setpriv --reuid=nobody --regid=nogroup --clear-groups env GALAXY_TEST_AS_USER=1 GALAXY_BASE="$BASE" \
+        PATH=/usr/bin:/bin bash "$0" "$@"
+fi
+if [ -z "${GALAXY_TEST_AS_USER:-}" ]; then  # not root: everything as this user
+    bash "$HERE/setup.sh"
+    DEST="$BASE/deps" bash "$HERE/deps.sh"
+    rm -rf "$BASE/run" "$RESULTS"; mkdir -p "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp"
+    cp -r "$PROJECT/tool_xml" "$PROJECT/test-data" "$BASE/run/"
+fi
+export HOME=$BASE/home TMPDIR=$BASE/tmp
+unset GALAXY_TEST_FILE_DIR   # the test data must be found where Galaxy looks by itself: tool_xml/test-data
+cat > "$BASE/run/dependency_resolvers_conf.xml" <<XML
+<dependency_resolvers>
+    <galaxy_packages base_path="$BASE/deps"/>
+</dependency_resolvers>
+XML
+cd "$BASE/run"
+start=$(date +%s)
+set +e
+"$BASE/plvenv/bin/planemo" test \
+    --galaxy_root "$BASE/root" \
+    --dependency_resolvers_config_file "$BASE/run/dependency_resolvers_conf.xml" \
+    --no_conda_auto_init --no_conda_auto_install \
+    --galaxy_startup_timeout 900 --test_timeout 900 \
+    --test_output "$RESULTS/tool_test_output.html" \
+    --test_output_json "$RESULTS/tool_test_output.json" \
+    --test_output_markdown "$RESULTS/tool_test_output.md" \
+    "$@" tool_xml/ > "$RESULTS/planemo.log" 2>&1
+rc=$?
+set -e
+tail -n 30 "$RESULTS/planemo.log"
+"$BASE/gxvenv/bin/python" "$HERE/summary.py" "$RESULTS/tool_test_output.json" "$(( $(date +%s) - start ))" || rc=1
+exit $rc
