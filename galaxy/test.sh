@@ -35,6 +35,11 @@ cat > "$BASE/run/dependency_resolvers_conf.xml" <<XML
 </dependency_resolvers>
 XML
 cd "$BASE/run"
+# The Tool Shed's own lint; its checks that need the network (bio.tools, the Tool Shed, conda, biocontainers,
+# URLs) are skipped: only the package registries are reachable here.
+"$BASE/plvenv/bin/planemo" shed_lint --tools --fail_level warn \
+    --skip BioToolsValid,version_bumped,requirements_in_conda,biocontainer_registered,tool_urls tool_xml/ > "$RESULTS/shed_lint.log" 2>&1 \
+    || { tail -n 20 "$RESULTS/shed_lint.log"; echo "galaxy-test: planemo shed_lint failed"; exit 1; }
 start=$(date +%s)
 set +e
 "$BASE/plvenv/bin/planemo" test \
