@@ -271,7 +271,7 @@ def load_json_file(path: str, source: str | None = None) -> dict:
     return parse_config(text, source)
 
 
-def output_names(config: dict) -> list[str]:
+def config_output_names(config: dict) -> list[str]:
     """The model's output names, read from its config without building it (Keras names outputs by layer)."""
     inner = config.get("config") or {}
     if config.get("class_name") == "Sequential":

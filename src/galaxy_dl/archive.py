@@ -92,9 +92,13 @@ def save(estimator, path: str) -> None:
             fh.write(data)
 
 
-def _read_members(path: str, source: str) -> dict[str, bytes]:
+def _head(path: str, source: str) -> bytes:
+    """The first bytes, which tell our archive from Galaxy-ML's HDF5 and from a pickle."""
     with open_input(path, ModelError, source, "an estimator archive") as fh:
-        head = fh.read(4)
+        return fh.read(8)
+
+
+def _read_members(path: str, source: str, head: bytes) -> dict[str, bytes]:
     if head.startswith(PICKLE_PREFIXES):
         raise ModelError("is a Python pickle (a Galaxy-ML model?); pickles can run code and are refused: rebuild it with build-model", source=source)
     try:
@@ -181,9 +185,10 @@ def load(path: str, source: str | None = None, *, require_fitted: bool = False, 
     from .estimator import ESTIMATORS, LAYOUTS
 
     source = source or path
-    if galaxyml.is_h5mlm(path):
+    head = _head(path, source)
+    if head.startswith(formats.HDF5_SIGNATURE):
         return galaxyml.load(path, source, require_fitted=require_fitted, weights=weights)
-    members = _read_members(path, source)
+    members = _read_members(path, source, head)
     manifest = read_manifest(members, source)
     task = manifest.get("task")
     if task not in ESTIMATORS:
@@ -234,14 +239,19 @@ def load(path: str, source: str | None = None, *, require_fitted: bool = False, 
 def untrained(estimator, architecture: dict, source: str, weights) -> None:
     """Where a fitted estimator is needed: an untrained regressor with a weights file is one (as Galaxy-ML's
     builder output and its weights were used); anything else is an error."""
-    import numpy as np
-
     if weights is None:
         raise ModelError("this estimator has not been trained yet: run train-eval first", source=source)
     if estimator.task == "classification":
         raise ModelError("an untrained classifier with --weights: its class labels are unknown; "
                          "train it with train-eval (or use its fitted archive)", source=source)
     attach_model(estimator, architecture, source, weights)
+    state_from_model(estimator)
+
+
+def state_from_model(estimator) -> None:
+    """The fitted state a file without ours implies: label layout and feature count from the model, no history."""
+    import numpy as np
+
     model = estimator.model_
     estimator.target_layout_ = "multioutput" if len(model.outputs) > 1 else "single"
     estimator.n_features_in_ = int(sum(np.prod(t.shape[1:]) for t in model.inputs))

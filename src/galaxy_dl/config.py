@@ -70,8 +70,8 @@ def callback_entry(value) -> dict:
     raise UsageError(f"callback {value!r} must be 'Name(param=value)' or {{class_name: …, config: {{…}}}}")
 
 
-def named_numbers(text: str, option: str, numeric: bool = True) -> dict:
-    """``NAME=VALUE,…`` (output names to weights, or with ``numeric=False`` to loss names)."""
+def named_values(text: str, option: str, numeric: bool = True) -> dict:
+    """``NAME=VALUE,…``: output names to non-negative weights, or with ``numeric=False`` to text (loss names)."""
     pairs = {}
     for part in text.split(","):
         name, sep, value = (p.strip() for p in part.partition("="))

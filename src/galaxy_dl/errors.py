@@ -43,6 +43,10 @@ class DataError(GalaxyDLError):
     exit_status = ExitStatus.DATA
 
 
+class LabelError(DataError):
+    """Labels that do not fit the model (found while encoding them; the caller adds the label file)."""
+
+
 class ModelError(GalaxyDLError):
     """An architecture, estimator archive or weights file that cannot be used."""
 

@@ -24,7 +24,7 @@ from .compilation import (
     make_callback,
     make_optimizer,
 )
-from .errors import DataError, ModelError, TrainingError, UsageError, first_line
+from .errors import DataError, LabelError, ModelError, TrainingError, UsageError, first_line
 from .layerspec import suggest
 
 TASKS = ("classification", "regression")
@@ -259,9 +259,13 @@ class KerasEstimator(BaseEstimator):
     def _class_weight(self, y):
         return None
 
+    def target_layout(self) -> str:
+        """How the labels map onto the outputs (``target_layout_``; "single" before fitting and in older archives)."""
+        return getattr(self, "target_layout_", "single")
+
     def output_views(self) -> list:
         """(name prefix, estimator-like view, label column) per output that scikit-learn scores separately."""
-        if getattr(self, "target_layout_", "single") != "multioutput":
+        if self.target_layout() != "multioutput":
             return [("", self, None)]
         return [(f"{name}_", self._view_class(self, j), j) for j, name in enumerate(output_names(self.model_))]
 
@@ -302,7 +306,7 @@ def _layout(y, model, task: str) -> str:
     columns = 1 if y.ndim == 1 else y.shape[1]
     if len(names) > 1:
         if columns != len(names):
-            raise DataError(
+            raise LabelError(
                 f"the model has {len(names)} outputs ({', '.join(names)}), but the labels have {columns} "
                 "column(s): give one label column per output"
             )
@@ -312,12 +316,12 @@ def _layout(y, model, task: str) -> str:
     units = model.outputs[0].shape[-1]
     if columns != units:
         kind = "one 0/1 column per output unit for multi-label" if task == "classification" else "one column per output unit"
-        raise DataError(f"the labels have {columns} columns, but the model's output has {units} unit(s): "
+        raise LabelError(f"the labels have {columns} columns, but the model's output has {units} unit(s): "
                         f"choose one label column (--y-cols / --y-names), or give {kind}")
     return "multilabel" if task == "classification" else "multitarget"
 
 
-def _column(y, j: int):
+def label_column(y, j: int):
     """Column ``j`` of a label matrix with its own dtype (a mixed table's columns arrive as objects)."""
     import numpy as np
 
@@ -332,7 +336,7 @@ class _OutputView:
         self.index = index
 
     def predict(self, X):
-        return _column(self.parent.predict(X), self.index)
+        return label_column(self.parent.predict(X), self.index)
 
 
 class _ClassifierOutput(ClassifierMixin, _OutputView, BaseEstimator):
@@ -363,7 +367,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
         if self.target_layout_ == "multilabel":
             self.classes_ = np.tile(np.array([0, 1]), (y.shape[1], 1))
         elif self.target_layout_ == "multioutput":
-            self.classes_ = [LabelEncoder().fit(_column(y, j)).classes_ for j in range(y.shape[1])]
+            self.classes_ = [LabelEncoder().fit(label_column(y, j)).classes_ for j in range(y.shape[1])]
             for j, classes in enumerate(self.classes_):
                 self._check_classes(classes, model.outputs[j].shape[-1], f"output {output_names(model)[j]!r}: ")
         else:
@@ -375,29 +379,25 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
     def _check_classes(classes, units, where: str) -> None:
         n = len(classes)
         if units == 1 and n > 2:
-            raise DataError(f"{where}the labels have {n} classes, but the output layer has 1 unit (2 classes at most): use Dense({n}, activation=\"softmax\") with sparse_categorical_crossentropy")
+            raise LabelError(f"{where}the labels have {n} classes, but the output layer has 1 unit (2 classes at most): use Dense({n}, activation=\"softmax\") with sparse_categorical_crossentropy")
         if units and units > 1 and n > units:
-            raise DataError(f"{where}the labels have {n} classes, but the output layer has {units} units")
+            raise LabelError(f"{where}the labels have {n} classes, but the output layer has {units} units")
 
     def _encode(self, y, model):
         import numpy as np
 
         y = np.asarray(y)
-        layout = getattr(self, "target_layout_", "single")
+        layout = self.target_layout()
         if layout == "multilabel":
-            try:
-                values = np.asarray(y, dtype=np.float32)
-            except (TypeError, ValueError):
-                values = None
-            bad = None if values is None else ~np.isin(values, (0.0, 1.0))
-            if values is None or bad.any():
-                row, col = (0, 0) if values is None else (int(i) for i in np.argwhere(bad)[0])
+            bad = ~np.isin(y, (0, 1))
+            if bad.any():
+                row, col = np.argwhere(bad)[0]
                 value = y[row, col].item() if hasattr(y[row, col], "item") else y[row, col]
-                raise DataError(f"multi-label labels must be 0 or 1: label column {col + 1} holds {value!r}")
-            return values
+                raise LabelError(f"multi-label labels must be 0 or 1: label column {col + 1} holds {value!r}")
+            return y.astype(np.float32)
         losses = self._losses(model)
         if layout == "multioutput":
-            return [self._encode_column(_column(y, j), self.classes_[j], model.outputs[j].shape[-1], losses[j])
+            return [self._encode_column(label_column(y, j), self.classes_[j], model.outputs[j].shape[-1], losses[j])
                     for j in range(len(losses))]
         return self._encode_column(y.reshape(-1), self.classes_, model.outputs[0].shape[-1], losses[0])
 
@@ -409,7 +409,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
         try:
             codes = np.fromiter((index[v] for v in y.tolist()), dtype=np.int64, count=len(y))
         except KeyError as exc:
-            raise DataError(f"label {exc.args[0]!r} was not seen in training (classes: {classes.tolist()})") from None
+            raise LabelError(f"label {exc.args[0]!r} was not seen in training (classes: {classes.tolist()})") from None
         if units and units > 1 and loss in ("categorical_crossentropy", "categorical_hinge", "categorical_focal_crossentropy", "kl_divergence", "mse", "mae"):
             return np.eye(units, dtype=np.float32)[codes]
         return codes.astype(np.float32 if units == 1 else np.int64)
@@ -419,7 +419,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
 
         if self.class_weight is None:
             return None
-        if getattr(self, "target_layout_", "single") != "single":
+        if self.target_layout() != "single":
             raise UsageError("--class-weight applies to one label column (not to multi-label or multi-output labels)")
         if self.class_weight == "balanced":
             from sklearn.utils.class_weight import compute_class_weight
@@ -461,7 +461,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
         import numpy as np
 
         p = self._raw_predict(X)
-        layout = getattr(self, "target_layout_", "single")
+        layout = self.target_layout()
         if layout == "multioutput":
             return [self._proba(pj, self.classes_[j]) for j, pj in enumerate(p)]
         if layout == "multilabel":
@@ -472,7 +472,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
         import numpy as np
 
         p = self._raw_predict(X)
-        layout = getattr(self, "target_layout_", "single")
+        layout = self.target_layout()
         if layout == "multioutput":
             out = np.empty((len(p[0]), len(p)), dtype=object)
             for j, pj in enumerate(p):
@@ -502,7 +502,7 @@ class KerasRegressor(RegressorMixin, KerasEstimator):
             y = np.asarray(y, dtype=np.float32)
         except (TypeError, ValueError):
             raise DataError("regression targets must be numbers") from None
-        if getattr(self, "target_layout_", "single") == "multioutput":
+        if self.target_layout() == "multioutput":
             return [y[:, j] for j in range(y.shape[1])]
         return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
 

@@ -16,7 +16,6 @@ import sys
 
 from .errors import ModelError, UsageError, first_line
 
-SIGNATURE = b"\x89HDF\r\n\x1a\n"
 CONFIG = "-model_config-"
 KERAS_MODELS = "-keras_models-"
 ESTIMATORS = {"KerasGClassifier": "classification", "KerasGRegressor": "regression"}
@@ -33,17 +32,6 @@ IGNORED_WHEN_UNSET = ("run_eagerly", "steps_per_execution")
 # What predict heads its column with for these models: model_prediction's pandas default, so that
 # workflows built on Galaxy-ML's predictions keep working.
 PREDICTION_COLUMN = "0"
-
-
-def is_h5mlm(path: str) -> bool:
-    """An HDF5 file (where an estimator archive is expected, that means Galaxy-ML's)."""
-    if path == "-":
-        return False
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(len(SIGNATURE)) == SIGNATURE
-    except OSError:
-        return False  # the archive reader reports the path
 
 
 def _warn(message: str) -> None:
@@ -204,7 +192,7 @@ def load(path: str, source: str, *, require_fitted: bool = False, weights: tuple
     """A galaxy-dl estimator equivalent to the Galaxy-ML file, fitted with its weights when it was."""
     import numpy as np
 
-    from .archive import attach_model, untrained
+    from .archive import attach_model, state_from_model, untrained
     from .estimator import ESTIMATORS as OURS
 
     parts = read(path, source)
@@ -221,16 +209,13 @@ def load(path: str, source: str, *, require_fitted: bool = False, weights: tuple
         return estimator
     with _weights_file(path, parts["weights_group"], source) as own_weights:
         attach_model(estimator, architecture, source, weights or (own_weights, f"{source} (weights)"))
-    model = estimator.model_
-    if len(model.outputs) != 1:
+    state_from_model(estimator)
+    if estimator.target_layout_ != "single":
         raise ModelError("a fitted Galaxy-ML model with several outputs: its labels per output are not recorded", source=source)
     if task == "classification":
         if parts["classes"] is None or not len(parts["classes"]):
             raise ModelError("fitted Galaxy-ML classifier without classes_", source=source)
         estimator.classes_ = np.asarray(parts["classes"])
-    estimator.target_layout_ = "single"
-    estimator.n_features_in_ = int(sum(np.prod(t.shape[1:]) for t in model.inputs))
-    estimator.history_ = {}
     estimator.prediction_column_ = PREDICTION_COLUMN
     return estimator
 

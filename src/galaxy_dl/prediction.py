@@ -31,7 +31,7 @@ def target_names(estimator, n: int) -> list[str]:
     names = getattr(estimator, "targets_", None)
     if names and len(names) == n:
         return list(names)
-    if getattr(estimator, "target_layout_", "single") == "multioutput":
+    if estimator.target_layout() == "multioutput":
         from .estimator import output_names
 
         return output_names(estimator.model_)
@@ -42,7 +42,7 @@ def _frame(estimator, values, method: str):
     import numpy as np
     import pandas as pd
 
-    layout = getattr(estimator, "target_layout_", "single")
+    layout = estimator.target_layout()
     if method == "predict_proba":
         if estimator.task != "classification":
             raise UsageError("--method predict_proba needs a classifier; this model does regression")

@@ -85,13 +85,14 @@ def holdout(split: Split, y, groups, seed: int | None, what: str):
 
 
 def score(estimator, X, y, name: str, scoring) -> dict:
-    import numpy as np
     from sklearn.metrics import get_scorer
+
+    from .estimator import label_column
 
     row = {"set": name, "rows": int(len(y))}
     row.update(estimator.evaluate(X, y))
     for prefix, view, column in estimator.output_views():  # one view per output of a multi-output model
-        y_view = y if column is None else np.asarray(y[:, column].tolist())
+        y_view = y if column is None else label_column(y, column)
         for scorer_name in scoring:
             try:
                 row[prefix + scorer_name] = float(get_scorer(scorer_name)(view, X, y_view))

@@ -4,7 +4,7 @@ import contextlib
 import sys
 from dataclasses import dataclass
 
-from .errors import DataError, UsageError
+from .errors import DataError, LabelError, UsageError
 from .schemes import Split, check_scoring, cross_validate, train_val
 from .tables import TableSpec, read_table, to_features, to_labels, write_table
 
@@ -95,20 +95,19 @@ def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", spli
             raise DataError("regression needs numeric labels", source=data.source) from None
         if split == "stratified":
             split = "shuffle"
-    if scheme == "cv":
-        kind = cv_kind or ("stratified" if estimator.task == "classification" else "kfold")
-        if estimator.task == "regression" and "stratified" in kind:
-            raise UsageError(f"--cv {kind} needs class labels; use kfold or repeated for regression")
-        with _label_errors(data):
+    with _label_errors(data):  # label problems found while encoding name the label table
+        if scheme == "cv":
+            kind = cv_kind or ("stratified" if estimator.task == "classification" else "kfold")
+            if estimator.task == "regression" and "stratified" in kind:
+                raise UsageError(f"--cv {kind} needs class labels; use kfold or repeated for regression")
             report = cross_validate(estimator, data.X, data.y, kind=kind, folds=folds, repeats=repeats,
                                     scoring=scoring, groups=data.groups, refit=refit)
-    else:
-        if (val_groups or test_groups) and split != "group":
-            raise UsageError("--val-groups/--test-groups hold out named groups: use them with --split group")
-        if test_groups and scheme != "train_val_test":
-            raise UsageError("--test-groups needs --scheme train_val_test")
-        test_split = Split(split, test_size, tuple(test_groups)) if scheme == "train_val_test" else None
-        with _label_errors(data):
+        else:
+            if (val_groups or test_groups) and split != "group":
+                raise UsageError("--val-groups/--test-groups hold out named groups: use them with --split group")
+            if test_groups and scheme != "train_val_test":
+                raise UsageError("--test-groups needs --scheme train_val_test")
+            test_split = Split(split, test_size, tuple(test_groups)) if scheme == "train_val_test" else None
             report = train_val(estimator, data.X, data.y, split=Split(split, val_size, tuple(val_groups)),
                                scoring=scoring, groups=data.groups, test_split=test_split)
     if report.estimator is not None and data.feature_names is not None:
@@ -120,16 +119,13 @@ def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", spli
 
 def _match_outputs(estimator, data: TrainingData) -> None:
     """Put the label columns in the model's output order when their names are the output names."""
-    from .architecture import output_names
+    from .architecture import config_output_names
 
-    names = output_names(estimator.architecture)
+    names = config_output_names(estimator.architecture)
     if data.label_names and len(names) > 1 and set(names) == set(data.label_names) and names != data.label_names:
         order = [data.label_names.index(n) for n in names]
         data.y = data.y[:, order]
         data.label_names = names
-    elif len(names) > len(data.label_names or ()) > 0:
-        raise DataError(f"has {len(data.label_names)} label columns, but the model has {len(names)} outputs "
-                        f"({', '.join(names)})", source=data.label_source)
 
 
 @contextlib.contextmanager
@@ -137,9 +133,9 @@ def _label_errors(data: TrainingData):
     """Label errors found while encoding name the label table."""
     try:
         yield
-    except DataError as exc:
-        if exc.source is None and data.label_source and "label" in str(exc):
-            raise DataError(str(exc), source=data.label_source) from None
+    except LabelError as exc:
+        if exc.source is None and data.label_source:
+            raise LabelError(str(exc), source=data.label_source) from None
         raise
 
 

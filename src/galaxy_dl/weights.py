@@ -12,8 +12,8 @@ import warnings
 
 from .errors import ModelError, first_line
 from .fileio import atomic_path, open_input
+from .formats import HDF5_SIGNATURE
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def save(model, path: str) -> None:

@@ -74,18 +74,24 @@ def _convert(from_path, options, config_path, params_out, output, ctx):
     from ..errors import UsageError
 
     load_keras()
+    from ..architecture import model_from_config
     from ..archive import load
 
-    estimator = load(from_path, f"--from {from_path}")
-    if ctx.get_parameter_source("task") not in (click.core.ParameterSource.DEFAULT, None) and options["task"] != estimator.task:
-        raise UsageError(f"--task {options['task']}: --from {from_path} holds a {estimator.task} estimator")
+    source = f"--from {from_path}"
+    estimator = load(from_path, source)
+    if _given(ctx, "task") and options["task"] != estimator.task:
+        raise UsageError(f"--task {options['task']}: {source} holds a {estimator.task} estimator")
     base = {key: value for key, value in estimator.get_params().items() if key != "architecture"}
-    options["task"] = estimator.task
-    estimator.set_params(**{k: v for k, v in _params(options, config_path, ctx, base=base).items() if k != "task"})
-    from ..architecture import model_from_config
-
-    estimator.validate(getattr(estimator, "model_", None) or model_from_config(estimator.architecture, f"--from {from_path}"))
+    params = _params({**options, "task": estimator.task}, config_path, ctx, base=base)
+    params.pop("task")
+    estimator.set_params(**params)
+    estimator.validate(getattr(estimator, "model_", None) or model_from_config(estimator.architecture, source))
     _write(estimator, output, params_out)
+
+
+def _given(ctx, name: str) -> bool:
+    """Whether the user gave the option (on the command line or in the environment), not its default."""
+    return ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
 
 
 def _write(estimator, output, params_out):
@@ -101,7 +107,7 @@ def _write(estimator, output, params_out):
 
 def _params(options: dict, config_path, ctx, base: dict | None = None) -> dict:
     """Merge ``base`` settings, config file and flags (explicit flags win), in estimator-parameter form."""
-    from ..config import CONFIG_KEYS, callback_entry, class_weight, named_numbers, validate_config
+    from ..config import CONFIG_KEYS, callback_entry, class_weight, named_values, validate_config
     from ..layerspec import parse_kwargs
 
     config = dict(base or {})
@@ -111,13 +117,13 @@ def _params(options: dict, config_path, ctx, base: dict | None = None) -> dict:
         config.update(validate_config(load_spec(config_path, "--config"), f"--config {config_path}"))
 
     def given(name):
-        return ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
+        return _given(ctx, name)
 
     params = {key: config[key] for key in CONFIG_KEYS if key in config}
     if given("loss") and "=" in (options["loss"] or ""):
-        options["loss"] = {k: str(v) for k, v in named_numbers(options["loss"], "--loss", numeric=False).items()}
+        options = {**options, "loss": named_values(options["loss"], "--loss", numeric=False)}
     if given("loss_weights"):
-        params["loss_weights"] = named_numbers(options["loss_weights"], "--loss-weights")
+        params["loss_weights"] = named_values(options["loss_weights"], "--loss-weights")
     for key in ("task", "loss", "optimizer", "epochs", "batch_size", "validation_split", "steps_per_epoch",
                 "validation_steps", "shuffle", "seed"):
         if given(key) or key not in params:
