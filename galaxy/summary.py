@@ -14,5 +14,5 @@ for test in tests:
     if status != "success":
         for problem in (data.get("output_problems") or [])[:3]:
             print(f"         {str(problem).splitlines()[0][:300]}")
-print(f"galaxy-test: {len(tests) - failed} of {len(tests)} tool tests passed in a real Galaxy in {sys.argv[2]} s")
+print(f"galaxy-test: {len(tests) - failed} of {len(tests)} tests (tools and workflows) passed in a real Galaxy in {sys.argv[2]} s")
 sys.exit(1 if failed or not tests else 0)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make galaxy-test`: every tool test in tool_xml/ run by planemo in a real Galaxy, with dependency resolution
+# `make galaxy-test`: every tool test in tool_xml/ and the workflow tests in workflows/ run by planemo in a real
+# Galaxy, with dependency resolution
 # on: the tools' <requirement> must resolve (galaxy_packages resolver) to the galaxy-dl of this checkout.
 # Galaxy, planemo and the resolver's folder live in $GALAXY_BASE (outside the checkout; reused when present).
 # Gravity refuses to run as root: as root, the run is handed to `nobody`. GALAXY_TEST_TOOLS="tool_xml/predict.xml"
@@ -15,7 +16,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${GALAXY_TEST_AS_USER:-}" ]; then
     # What the unprivileged run may touch: a fresh copy of the tools and their test data, results, home, tmp.
     rm -rf "$BASE/run" "$RESULTS" "$BASE/tmp"
     mkdir -p "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp"
-    cp -r "$PROJECT/tool_xml" "$PROJECT/test-data" "$BASE/run/"
+    cp -r "$PROJECT/tool_xml" "$PROJECT/test-data" "$PROJECT/workflows" "$BASE/run/"
     rm -f "$BASE/root/main.log" "$BASE/root/main.pid"
     chown -R nobody:nogroup "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp" "$BASE/root"
     exec setpriv --reuid=nobody --regid=nogroup --clear-groups env GALAXY_TEST_AS_USER=1 GALAXY_BASE="$BASE" GALAXY_TEST_TOOLS="${GALAXY_TEST_TOOLS:-}" \
@@ -25,10 +26,11 @@ if [ -z "${GALAXY_TEST_AS_USER:-}" ]; then  # not root: everything as this user
     bash "$HERE/setup.sh"
     DEST="$BASE/deps" bash "$HERE/deps.sh"
     rm -rf "$BASE/run" "$RESULTS"; mkdir -p "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp"
-    cp -r "$PROJECT/tool_xml" "$PROJECT/test-data" "$BASE/run/"
+    cp -r "$PROJECT/tool_xml" "$PROJECT/test-data" "$PROJECT/workflows" "$BASE/run/"
 fi
 export HOME=$BASE/home TMPDIR=$BASE/tmp
 unset GALAXY_TEST_FILE_DIR   # the test data must be found where Galaxy looks by itself: tool_xml/test-data
+# planemo serves the workflows from a Galaxy of their own: --extra_tools loads our tools into it too.
 cat > "$BASE/run/dependency_resolvers_conf.xml" <<XML
 <dependency_resolvers>
     <galaxy_packages base_path="$BASE/deps"/>
@@ -47,10 +49,11 @@ set +e
     --dependency_resolvers_config_file "$BASE/run/dependency_resolvers_conf.xml" \
     --no_conda_auto_init --no_conda_auto_install \
     --galaxy_startup_timeout 900 --test_timeout 900 \
+    --extra_tools tool_xml/ \
     --test_output "$RESULTS/tool_test_output.html" \
     --test_output_json "$RESULTS/tool_test_output.json" \
     --test_output_markdown "$RESULTS/tool_test_output.md" \
-    "$@" ${GALAXY_TEST_TOOLS:-tool_xml/} > "$RESULTS/planemo.log" 2>&1
+    "$@" ${GALAXY_TEST_TOOLS:-tool_xml/ workflows/intro-deep-learning.ga workflows/iris-cross-validation.ga} > "$RESULTS/planemo.log" 2>&1
 rc=$?
 set -e
 tail -n 30 "$RESULTS/planemo.log"

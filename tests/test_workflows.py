@@ -1,0 +1,47 @@
+"""The Galaxy workflows in workflows/ name our tools at their current versions, and their tests' inputs exist
+(the workflows themselves run in a real Galaxy: make galaxy-test)."""
+
+import json
+
+import pytest
+import yaml
+from galaxy.tool_util.loader_directory import looks_like_a_tool
+from galaxy.tool_util.parser import get_tool_source
+
+from tests.conftest import ROOT
+
+WORKFLOWS = sorted((ROOT / "workflows").glob("*.ga"))
+
+
+def tools() -> dict:
+    found = {}
+    for path in (ROOT / "tool_xml").glob("*.xml"):
+        if looks_like_a_tool(str(path)):
+            source = get_tool_source(str(path))
+            found[source.parse_id()] = source.parse_version()
+    return found
+
+
+def test_both_workflows_are_there():
+    assert [p.name for p in WORKFLOWS] == ["intro-deep-learning.ga", "iris-cross-validation.ga"]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_workflow_steps_use_our_tools_at_their_versions(path):
+    ours = tools()
+    steps = [s for s in json.loads(path.read_text())["steps"].values() if s["type"] == "tool"]
+    assert {s["tool_id"] for s in steps} == set(ours)
+    for step in steps:
+        assert step["tool_version"] == ours[step["tool_id"]], step["tool_id"]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_workflow_tests_name_existing_inputs_and_outputs(path):
+    workflow = json.loads(path.read_text())
+    inputs = {s["label"] for s in workflow["steps"].values() if s["type"] == "data_input"}
+    outputs = {o["label"] for s in workflow["steps"].values() for o in s.get("workflow_outputs", [])}
+    for case in yaml.safe_load(path.with_name(f"{path.stem}-tests.yml").read_text()):
+        assert set(case["job"]) == inputs
+        for value in case["job"].values():
+            assert (path.parent / value["path"]).is_file(), value["path"]
+        assert set(case["outputs"]) <= outputs
