@@ -1,6 +1,7 @@
 """Start-up: garbage collection paused for the heavy imports, resumed for the work, frozen at exit."""
 
 import gc
+import json
 import subprocess
 import sys
 
@@ -107,3 +108,57 @@ def test_seeding_hides_native_start_up_chatter(capfd, monkeypatch):
     monkeypatch.setattr(keras.utils, "set_random_seed", noisy_seed)
     runtime.seed(3)
     assert "cuda" not in capfd.readouterr().err
+
+
+@pytest.fixture
+def fresh_interrupt_state(monkeypatch):
+    """No interrupt seen yet; the signal handlers as they were afterwards."""
+    import signal
+
+    monkeypatch.setattr(runtime, "_interrupted", False)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
+
+
+def test_a_swallowed_interrupt_is_raised_again_at_the_next_check(fresh_interrupt_state):
+    try:
+        runtime.interrupt()
+    except KeyboardInterrupt:
+        pass  # what a library's bare except does
+    with pytest.raises(KeyboardInterrupt):
+        runtime.check_interrupted(3, logs={})
+
+
+def test_what_a_library_raises_while_interrupted_is_the_interrupt(fresh_interrupt_state):
+    with pytest.raises(KeyboardInterrupt):
+        with runtime.interruptible():
+            try:
+                runtime.interrupt()
+            except KeyboardInterrupt:
+                raise RuntimeError("Exiting device scope without proper scope nesting") from None
+    with pytest.raises(ValueError):  # without an interrupt, errors stay what they are
+        runtime._interrupted = False
+        with runtime.interruptible():
+            raise ValueError("a bug")
+
+
+def test_training_stops_after_the_batch_of_a_swallowed_interrupt(fresh_interrupt_state):
+    import numpy as np
+
+    from galaxy_dl.estimator import KerasClassifier
+
+    runtime.import_keras()
+    from galaxy_dl.architecture import build_sequential, to_json
+    from galaxy_dl.layerspec import parse_layer
+
+    model = build_sequential((3,), [parse_layer('Dense(1, activation="sigmoid")')])
+    estimator = KerasClassifier(architecture=json.loads(to_json(model)), epochs=50, batch_size=2, verbose=0, seed=0)
+    try:
+        runtime.interrupt()
+    except KeyboardInterrupt:
+        pass
+    X = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
+    with pytest.raises(KeyboardInterrupt):
+        estimator.fit(X, np.arange(20) % 2)

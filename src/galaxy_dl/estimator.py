@@ -230,7 +230,7 @@ class KerasEstimator(BaseEstimator):
             batch_size=int(self.batch_size),
             shuffle=bool(self.shuffle),
             steps_per_epoch=self.steps_per_epoch,
-            callbacks=[make_callback(spec) for spec in self.callbacks or ()],
+            callbacks=[make_callback(spec) for spec in self.callbacks or ()] + [_interrupt_check()],
             verbose=self._verbose(),
             class_weight=self._class_weight(y),
         )
@@ -292,6 +292,13 @@ def _output_activation(model, index: int = 0) -> str | None:
         return "softmax"
     activation = getattr(layer, "activation", None)
     return getattr(activation, "__name__", None)
+
+
+def _interrupt_check():
+    """A Keras callback that stops training after the batch in which Ctrl-C or SIGTERM arrived."""
+    import keras
+
+    return keras.callbacks.LambdaCallback(on_train_batch_end=runtime.check_interrupted)
 
 
 def output_names(model) -> list[str]:

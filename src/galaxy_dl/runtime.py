@@ -15,6 +15,43 @@ THREAD_VARIABLES = (
 )
 
 
+_interrupted = False
+
+
+def interrupt(signum=None, frame=None) -> None:
+    """Signal handler for Ctrl-C and SIGTERM: remember the interrupt, then raise KeyboardInterrupt.
+
+    A library may swallow that exception (TensorFlow's tracing of the first step has bare ``except``
+    clauses), so training also asks :func:`check_interrupted` after every batch.
+    """
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def check_interrupted(*_args, **_kwargs) -> None:
+    """Raise KeyboardInterrupt if an interrupt arrived, even one a library swallowed."""
+    if _interrupted:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Ctrl-C and SIGTERM (how Galaxy stops a job) end a program as KeyboardInterrupt, so outputs are cleaned
+    up the same way; whatever a library raises while the interrupt unwinds it is reported as the interrupt."""
+    import signal
+
+    signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where Ctrl-C is ignored
+        signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    except Exception:
+        if _interrupted:
+            raise KeyboardInterrupt from None
+        raise
+
+
 def default_threads() -> int | None:
     """Galaxy tells a job its cores in GALAXY_SLOTS."""
     slots = os.environ.get("GALAXY_SLOTS", "")

@@ -5,7 +5,6 @@ Nothing heavy is imported here, so ``--help`` and option errors answer in millis
 
 import errno
 import functools
-import signal
 import sys
 
 import click
@@ -26,11 +25,10 @@ def program(name: str, **command_kwargs):
         @click.version_option(__version__, "-V", "--version", prog_name=name)
         @functools.wraps(fn)
         def command(debug: bool, **params):
-            signal.signal(signal.SIGTERM, _interrupt)  # Galaxy stops jobs with SIGTERM: clean up as for Ctrl-C
-            from ..runtime import start_up
+            from ..runtime import interruptible, start_up
 
             try:
-                with start_up():
+                with interruptible(), start_up():
                     fn(**params)
             except (click.ClickException, click.exceptions.Exit, click.Abort):
                 raise
@@ -57,10 +55,6 @@ def program(name: str, **command_kwargs):
         return command
 
     return decorate
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _fail(name: str, message: str, status: int):
