@@ -248,6 +248,110 @@ def backends():
     RESULTS["backends"] = out
 
 
+def write_numeric_tsv(path, rows, columns=100, seed=0):
+    """A labelled numeric table written in blocks (the label is column c0's sign plus noise)."""
+    import numpy as np
+    import pyarrow as pa
+    from pyarrow import csv
+
+    if path.exists():
+        return
+    rng = np.random.default_rng(seed)
+    names = ["label"] + [f"c{i}" for i in range(columns)]
+    tmp = path.with_suffix(".part")
+    with csv.CSVWriter(str(tmp), pa.schema([("label", pa.int8())] + [(n, pa.float32()) for n in names[1:]]),
+                       write_options=csv.WriteOptions(delimiter="\t", quoting_style="none")) as writer:
+        for start in range(0, rows, 100_000):
+            block = rng.normal(size=(min(100_000, rows - start), columns)).astype("float32").round(4)
+            label = (block[:, :10].sum(axis=1) + rng.normal(size=len(block)) > 0).astype("int8")
+            writer.write_table(pa.Table.from_arrays([pa.array(label)] + [pa.array(block[:, i]) for i in range(columns)], names=names))
+    tmp.rename(path)
+
+
+def write_sparse_h5ad(path, rows, columns=20_000, density=0.01, seed=0):
+    """Single-cell-like counts: CSR at ``density``, two cell types told apart by the first 50 genes."""
+    import anndata
+    import numpy as np
+    import pandas as pd
+    from scipy import sparse
+
+    if path.exists():
+        return
+    rng = np.random.default_rng(seed)
+    blocks, kinds = [], []
+    for start in range(0, rows, 20_000):
+        n = min(20_000, rows - start)
+        block = sparse.random(n, columns, density=density, format="csr", dtype=np.float32, random_state=rng)
+        kind = rng.integers(0, 2, n)
+        block.data = np.ceil(block.data * 5)
+        marker = sparse.csr_matrix((np.full(kind.sum() * 5, 8.0, dtype=np.float32),
+                                    (np.repeat(np.flatnonzero(kind), 5), np.tile(np.arange(5), kind.sum()))), shape=(n, columns))
+        blocks.append((block + marker).tocsr())
+        kinds.append(kind)
+    kind = np.concatenate(kinds)
+    obs = pd.DataFrame({"cell_type": pd.Categorical(np.where(kind == 1, "T cell", "B cell"))}, index=[f"c{i}" for i in range(rows)])
+    adata = anndata.AnnData(X=sparse.vstack(blocks, format="csr"), obs=obs, var=pd.DataFrame(index=[f"g{i}" for i in range(columns)]))
+    adata.write_h5ad(path.with_suffix(".part"))
+    path.with_suffix(".part").rename(path)
+
+
+def make_beyond_memory_data():
+    write_numeric_tsv(WORK / "stream_200000.tsv", 200_000)
+    write_numeric_tsv(WORK / "stream_2000000.tsv", 2_000_000)
+    write_sparse_h5ad(WORK / "cells_200000.h5ad", 200_000)
+    write_sparse_h5ad(WORK / "cells_20000.h5ad", 20_000, seed=1)
+    if not (WORK / "big_X.npy").exists():
+        make_big_tables()
+
+
+def beyond_memory():
+    section("7. Training beyond memory: streamed from the row cache (train-eval --stream, 1 epoch, batch 256, 3x Dense(256))")
+    run_once([sys.executable, __file__, "--make-beyond-memory-data"])
+    out = {}
+    run_once(["build-arch", "--input-shape", "100"] + sum((["--layer", 'Dense(256, activation="relu")'] for _ in range(3)), [])
+             + ["--layer", 'Dense(1, activation="sigmoid")', "-o", "stream_arch.json", "--quiet"])
+    run_once(["build-model", "--arch", "stream_arch.json", "--optimizer", "adam", "--epochs", "1", "--batch-size", "256",
+              "--seed", "42", "-o", "stream_model.zip"])
+    row("rows x 100 columns", "mode", "seconds", "peak MB")
+    for rows in (200_000, 2_000_000):
+        for mode in ("--stream", "--no-stream"):
+            r, _ = measured(["train-eval", "--model", "stream_model.zip", "--x", WORK / f"stream_{rows}.tsv", "--target", "label",
+                             mode, "--cache-dir", WORK, "--scores", f"stream_scores_{rows}.tsv"], repeats=1)
+            out[f"{rows}{mode}"] = r
+            row(f"{rows:,}", mode.lstrip("-"), f"{r['median_seconds']:.1f}", f"{r['peak_mb']:.0f}")
+    for mode in ("--stream", "--no-stream"):
+        growth = out[f"2000000{mode}"]["peak_mb"] / out[f"200000{mode}"]["peak_mb"]
+        out[f"peak_growth_10x_rows{mode}"] = growth
+        row("peak memory, 10x rows", mode.lstrip("-"), "", f"x{growth:.2f}")
+    fits = {"memory": [], "streamed": []}
+    for _ in range(3):  # interleaved, so that drift in the machine's speed hits both alike
+        for mode in fits:
+            fits[mode].append(json.loads(run_once([sys.executable, ROOT / "bench" / "stream_fit.py", WORK, mode])[1].strip().splitlines()[-1]))
+    speed = {mode: r[0]["rows"] * r[0]["epochs"] / statistics.median(x["fit_seconds"] for x in r) for mode, r in fits.items()}
+    out["fit_rows_per_second"] = speed
+    out["streamed_throughput_ratio"] = speed["streamed"] / speed["memory"]
+    row("fit rows/s (section 4's run)", "in memory", f"{speed['memory']:,.0f}", "")
+    row("", "streamed", f"{speed['streamed']:,.0f}", f"x{out['streamed_throughput_ratio']:.2f}")
+    run_once(["build-arch", "--input-shape", "20000", "--layer", 'Dense(64, activation="relu")', "--layer",
+              'Dense(2, activation="softmax")', "-o", "cells_arch.json", "--quiet"])
+    run_once(["build-model", "--arch", "cells_arch.json", "--optimizer", "adam", "--loss", "sparse_categorical_crossentropy",
+              "--epochs", "1", "--batch-size", "256", "--seed", "42", "-o", "cells_model.zip"])
+    row("sparse 1% h5ad x 20,000 genes", "step", "seconds", "peak MB")
+    r, _ = measured(["train-eval", "--model", "cells_model.zip", "--x", WORK / "cells_200000.h5ad", "--y-obs", "cell_type",
+                     "--stream", "--cache-dir", WORK, "--scores", "cells_scores.tsv", "--fitted-model", "cells_fitted.zip"], repeats=1)
+    out["sparse_train_200000"] = r
+    row("200,000 cells", "train-eval", f"{r['median_seconds']:.1f}", f"{r['peak_mb']:.0f}")
+    for rows in (20_000, 200_000):
+        r, _ = measured(["predict", "--model", "cells_fitted.zip", "--x", WORK / f"cells_{rows}.h5ad", "-o", f"cells_pred_{rows}.tsv"], repeats=1)
+        out[f"sparse_predict_{rows}"] = r
+        row(f"{rows:,} cells", "predict", f"{r['median_seconds']:.1f}", f"{r['peak_mb']:.0f}")
+    RESULTS["beyond_memory"] = out
+
+
+SECTIONS = {"startup": startup, "tutorial": tutorial, "reading": reading, "training": training, "prediction": prediction,
+            "backends": backends, "beyond_memory": beyond_memory}
+
+
 def main():
     WORK.mkdir(parents=True, exist_ok=True)
     # Versions from a child: importing TensorFlow here would inflate every child's peak memory (fork copies it).
@@ -259,19 +363,23 @@ def main():
                           "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     print(f"galaxy-dl bench on {RESULTS['machine']['platform']}, {os.cpu_count()} CPUs, "
           f"keras {keras_version}, tensorflow {tf_version}, {REPEATS} runs per median")
-    startup()
-    tutorial()
     run_once([sys.executable, __file__, "--make-data"])  # in a child: keeps NumPy out of this process (see above)
-    reading()
-    training()
-    prediction()
-    backends()
-    (ROOT / "bench" / "results.json").write_text(json.dumps(RESULTS, indent=2) + "\n")
+    chosen = os.environ.get("BENCH_SECTIONS", ",".join(SECTIONS)).split(",")
+    if "training" not in chosen and "prediction" in chosen:
+        chosen.insert(chosen.index("prediction"), "training")  # prediction uses section 4's model
+    for name in chosen:
+        SECTIONS[name]()
+    results = ROOT / "bench" / "results.json"
+    if set(chosen) != set(SECTIONS) and results.exists():  # a partial run updates its sections only
+        RESULTS.update({k: v for k, v in json.loads(results.read_text()).items() if k not in RESULTS})
+    results.write_text(json.dumps(RESULTS, indent=2) + "\n")
     print(f"\nwrote {ROOT / 'bench' / 'results.json'}")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--make-data"]:
         make_big_tables()
+    elif sys.argv[1:] == ["--make-beyond-memory-data"]:
+        make_beyond_memory_data()
     else:
         main()

@@ -84,14 +84,14 @@ def test_an_error_while_predicting_stops_the_reader_thread(binary_data, estimato
 
     frame = pd.read_csv(binary_data["x"], sep="\t")
 
-    def chunks(spec, rows, numeric):
+    def chunks(spec, rows, layer=None):
         while True:
-            yield frame.iloc[:rows]
+            yield list(frame.columns), frame.iloc[:rows].to_numpy("float32")
 
     def failing_frame(estimator, values, method):
         raise DataError("cannot predict", source="--x")
 
-    monkeypatch.setattr(prediction, "iter_tables", chunks)
+    monkeypatch.setattr(prediction, "iter_features", chunks)
     monkeypatch.setattr(prediction, "_frame", failing_frame)
     out = tmp_path / "p.tsv"
     with pytest.raises(DataError) as raised:  # its traceback keeps predict_table's frame, and the reader, alive
@@ -99,3 +99,17 @@ def test_an_error_while_predicting_stops_the_reader_thread(binary_data, estimato
     assert not [t for t in threading.enumerate() if t.name.startswith("galaxy-dl-read")]
     assert "cannot predict" in str(raised.value)
     assert not out.exists()
+
+
+def test_columns_are_matched_by_name_reordered_and_extra_ones_left_out(binary_data, estimator, tmp_path):
+    import pandas as pd
+
+    frame = pd.read_csv(binary_data["x"], sep="\t")
+    shuffled = frame[["f3", "f0", "f5", "f1", "f4", "f2"]].assign(extra=1.0)
+    shuffled.to_csv(tmp_path / "shuffled.tsv", sep="\t", index=False)
+    for name, path in (("plain", binary_data["x"]), ("shuffled", tmp_path / "shuffled.tsv")):
+        prediction.predict_table(estimator, TableSpec(str(path), option="--x"), str(tmp_path / f"{name}.out"), read_ahead=False)
+    assert (tmp_path / "plain.out").read_text() == (tmp_path / "shuffled.out").read_text()
+    frame.drop(columns=["f4"]).to_csv(tmp_path / "short.tsv", sep="\t", index=False)
+    with pytest.raises(DataError, match="has 5 feature columns, but the model was trained on 6: missing 'f4'"):
+        prediction.predict_table(estimator, TableSpec(str(tmp_path / "short.tsv"), option="--x"), str(tmp_path / "s.out"))

@@ -42,10 +42,10 @@ def test_no_header_names_columns_by_position(tmp_path):
     assert list(frame.columns) == ["1", "2"] and len(frame) == 2
 
 
-def test_matrix_market(tmp_path):
+def test_matrix_market_is_not_a_label_table(tmp_path):
     path = write(tmp_path, "%%MatrixMarket matrix coordinate real general\n2 3 2\n1 1 5.0\n2 3 7.0\n")
-    frame = read_table(spec(path))
-    assert frame.to_numpy().tolist() == [[5, 0, 0], [0, 0, 7]]
+    with pytest.raises(DataError, match="is a Matrix Market matrix: only feature inputs"):
+        read_table(spec(path))
 
 
 @pytest.mark.parametrize("columns, expected", [

@@ -15,7 +15,7 @@ import sys
 
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from . import runtime
+from . import runtime, streaming
 from .compilation import (
     CLASSIFICATION_LOSSES,
     canonical_loss,
@@ -197,11 +197,10 @@ class KerasEstimator(BaseEstimator):
         return parts[0] if len(parts) == 1 else parts
 
     def _adapt_normalization(self, model, X) -> None:
-        """Fit the statistics of Normalization layers that read a model input, so scaling lives in the model."""
+        """Fit the statistics of Normalization layers that read a model input, so scaling lives in the model;
+        a streamed matrix is adapted block by block (training rows only: the scheme passes no others)."""
         import keras
 
-        inputs = self._inputs(X, model)
-        inputs = inputs if isinstance(inputs, list) else [inputs]
         input_ids = {id(t): i for i, t in enumerate(model.inputs)}
         for layer in model.layers:
             if not isinstance(layer, keras.layers.Normalization) or layer.input_mean is not None:
@@ -209,7 +208,30 @@ class KerasEstimator(BaseEstimator):
             source = layer._inbound_nodes[0].input_tensors[0] if layer._inbound_nodes else None
             if source is None or id(source) not in input_ids:
                 raise ModelError(f"Normalization layer {layer.name!r} must read a model input directly to be adapted")
-            layer.adapt(inputs[input_ids[id(source)]])
+            index = input_ids[id(source)]
+
+            def one_input(block, index=index):
+                inputs = self._inputs(block, model)
+                return inputs[index] if isinstance(inputs, list) else inputs
+
+            layer.adapt((one_input(block) for block in X.blocks()) if streaming.is_lazy(X) else one_input(X))
+
+    def _feed(self, X, y=None, model=None, *, batch_size: int, shuffle: bool | None = None) -> dict:
+        """Keras' x (and y, batch_size, shuffle) for X: arrays as they are, a streamed matrix as a tf.data
+        pipeline of batches (shuffled per epoch with the estimator's seed)."""
+        model = model or self.model_
+        if streaming.is_lazy(X):
+            feed = {"x": streaming.dataset(X, lambda block: self._inputs(block, model), y, batch_size=batch_size,
+                                           shuffle=bool(shuffle), seed=self.seed)}
+            if shuffle is not None:
+                feed["shuffle"] = False  # the pipeline shuffles; Keras cannot shuffle a dataset
+            return feed
+        feed = {"x": self._inputs(X, model), "batch_size": batch_size}
+        if y is not None:
+            feed["y"] = y
+        if shuffle is not None:
+            feed["shuffle"] = shuffle
+        return feed
 
     def _verbose(self):
         if self.verbose != "auto":
@@ -225,25 +247,30 @@ class KerasEstimator(BaseEstimator):
         self._compile(model)
         self._adapt_normalization(model, X)
         y_fit = self._encode_fit(y, model)
+        validation_split = float(self.validation_split or 0)
+        if validation_data is None and validation_split and streaming.is_lazy(X):
+            X, y_fit, validation_data = _split_tail(X, y_fit, validation_split)  # as Keras splits arrays
+            validation_split = 0.0
         fit_kwargs = dict(
             epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            shuffle=bool(self.shuffle),
             steps_per_epoch=self.steps_per_epoch,
             callbacks=[make_callback(spec) for spec in self.callbacks or ()] + [_interrupt_check()],
             verbose=self._verbose(),
             class_weight=self._class_weight(y),
+            **self._feed(X, y_fit, model, batch_size=int(self.batch_size), shuffle=bool(self.shuffle)),
         )
         if validation_data is not None:
             Xv, yv = validation_data
-            fit_kwargs["validation_data"] = (self._inputs(Xv, model), self._encode(yv, model))
+            yv = yv if isinstance(validation_data, _Encoded) else self._encode(yv, model)
+            validation = self._feed(Xv, yv, model, batch_size=int(self.batch_size))
+            fit_kwargs["validation_data"] = (validation["x"], validation["y"]) if "y" in validation else validation["x"]
             fit_kwargs["validation_steps"] = self.validation_steps
-        elif self.validation_split:
-            fit_kwargs["validation_split"] = float(self.validation_split)
+        elif validation_split:
+            fit_kwargs["validation_split"] = validation_split
         self.n_features_in_ = int(X.shape[1])
         try:
             with contextlib.redirect_stdout(sys.stderr):  # keep stdout for tables written to '-'
-                history = model.fit(self._inputs(X, model), y_fit, **fit_kwargs)
+                history = model.fit(**fit_kwargs)
         except (ValueError, TypeError) as exc:
             raise ModelError(f"the model does not fit the data: {first_line(exc)}") from None
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
@@ -271,14 +298,13 @@ class KerasEstimator(BaseEstimator):
 
     def evaluate(self, X, y) -> dict:
         """Keras' loss and compiled metrics on (X, y)."""
+        feed = self._feed(X, self._encode(y, self.model_), batch_size=max(int(self.batch_size), 256))
         with contextlib.redirect_stdout(sys.stderr):
-            result = self.model_.evaluate(
-                self._inputs(X), self._encode(y, self.model_), batch_size=max(int(self.batch_size), 256), verbose=0, return_dict=True
-            )
+            result = self.model_.evaluate(**feed, verbose=0, return_dict=True)
         return {k: float(v) for k, v in result.items()}
 
     def _raw_predict(self, X):
-        return self.model_.predict(self._inputs(X), batch_size=max(int(self.batch_size), PREDICT_BATCH), verbose=0)
+        return self.model_.predict(**self._feed(X, batch_size=max(int(self.batch_size), PREDICT_BATCH)), verbose=0)
 
 
 def _output_activation(model, index: int = 0) -> str | None:
@@ -292,6 +318,20 @@ def _output_activation(model, index: int = 0) -> str | None:
         return "softmax"
     activation = getattr(layer, "activation", None)
     return getattr(activation, "__name__", None)
+
+
+class _Encoded(tuple):
+    """Validation data whose labels are already encoded for Keras."""
+
+
+def _split_tail(X, y_fit, fraction: float):
+    """The last ``fraction`` of the rows as validation data, as Keras' validation_split does for arrays."""
+    import keras
+
+    cut = len(X) - max(1, int(len(X) * fraction))
+    head = keras.tree.map_structure(lambda a: a[:cut], y_fit)
+    tail = keras.tree.map_structure(lambda a: a[cut:], y_fit)
+    return X[:cut], head, _Encoded((X[cut:], tail))
 
 
 def _interrupt_check():

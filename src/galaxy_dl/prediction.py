@@ -6,24 +6,43 @@ from collections.abc import Iterator
 
 from .errors import DataError, UsageError
 from .fileio import atomic_path
-from .tables import TableSpec, iter_tables, to_features
+from .features import iter_features
+from .streaming import Rows
+from .tables import TableSpec
 
 METHODS = ("predict", "predict_proba")
 CHUNK_ROWS = 50_000
 
 
-def check_columns(estimator, names: list[str], spec: TableSpec) -> None:
-    """Same count as in training, and the same names when both files had a header."""
+def column_order(estimator, names: list | None, width: int, spec: TableSpec):
+    """Which input columns feed the model, in training order: None when they already match.
+
+    With names on both sides (a header, an .h5ad's var_names) the training columns are found by name
+    (reordered, extra ones left out), and missing ones are named; otherwise the counts must agree.
+    """
+    import numpy as np
+
     expected = getattr(estimator, "n_features_in_", None)
-    if expected is not None and len(names) != expected:
-        raise DataError(f"has {len(names)} feature columns, but the model was trained on {expected}", source=spec.source)
     trained = getattr(estimator, "feature_names_in_", None)
-    if trained is not None and spec.header:
-        diffs = [(i + 1, a, b) for i, (a, b) in enumerate(zip(trained.tolist(), names)) if a != b]
-        if diffs:
+    if trained is not None and names is not None:
+        trained = [str(n) for n in trained.tolist()]
+        if trained == names:
+            return None
+        if len(set(trained) & set(names)) < len(trained) and len(names) == len(trained):
+            diffs = [(i + 1, a, b) for i, (a, b) in enumerate(zip(trained, names)) if a != b]
             shown = "; ".join(f"column {i}: {b!r} where training had {a!r}" for i, a, b in diffs[:3])
             more = f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else ""
             raise DataError(f"columns differ from training: {shown}{more}", source=spec.source)
+        lookup = {name: i for i, name in enumerate(names)}
+        missing = [name for name in trained if name not in lookup]
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise DataError(f"has {len(names)} feature columns, but the model was trained on {len(trained)}: "
+                            f"missing {shown}", source=spec.source)
+        return np.asarray([lookup[name] for name in trained])
+    if expected is not None and width != expected:
+        raise DataError(f"has {width} feature columns, but the model was trained on {expected}", source=spec.source)
+    return None
 
 
 def target_names(estimator, n: int) -> list[str]:
@@ -61,7 +80,7 @@ def _frame(estimator, values, method: str):
 
 
 def predict_table(estimator, spec: TableSpec, output: str, *, method: str = "predict", chunk_rows: int = CHUNK_ROWS,
-                  read_ahead: bool = True) -> int:
+                  read_ahead: bool = True, layer: str | None = None) -> int:
     """Stream ``spec`` through the estimator into ``output`` (``-`` for stdout); returns the row count.
 
     With ``read_ahead`` the next chunk is parsed on a second thread while this one is predicted.
@@ -69,16 +88,19 @@ def predict_table(estimator, spec: TableSpec, output: str, *, method: str = "pre
     if method not in METHODS:
         raise UsageError(f"--method must be one of {', '.join(METHODS)}")
     rows = 0
-    chunks = iter_tables(spec, chunk_rows, numeric=True)
-    frames = _read_ahead(chunks) if read_ahead else chunks
-    with _open_output(output) as fh, contextlib.closing(frames):  # on an error, the reader stops at once
-        for frame in frames:
+    chunks = iter_features(spec, chunk_rows, layer=layer)
+    blocks = _read_ahead(chunks) if read_ahead else chunks
+    with _open_output(output) as fh, contextlib.closing(blocks):  # on an error, the reader stops at once
+        for names, values in blocks:
             if rows == 0:
-                check_columns(estimator, [str(c) for c in frame.columns], spec)
-            values, _ = to_features(frame, spec, row_offset=rows)
+                order = column_order(estimator, names, values.shape[1], spec)
+            if order is not None:
+                values = values[:, order]
+            if hasattr(values, "tocsr"):
+                values = Rows(values)  # densified a batch at a time
             result = _frame(estimator, values, method)
             fh.write(result.to_csv(sep="\t", index=False, header=rows == 0, lineterminator="\n"))
-            rows += len(frame)
+            rows += values.shape[0]
     return rows
 
 

@@ -1,7 +1,8 @@
 """Tab-separated tables in, tab-separated tables out.
 
 Inputs may be plain or gzip-compressed (sniffed, since Galaxy paths have no
-suffix), standard input (``-``), or a Matrix Market sparse matrix. Parsing uses
+suffix) or standard input (``-``); :func:`sniff` tells them from Matrix Market and
+AnnData files, which :mod:`galaxy_dl.features` reads. Parsing uses
 pyarrow's multi-threaded CSV reader; when it fails, a slower scan finds the line
 and column to name in the error. Columns are chosen in Galaxy's five ways
 (:class:`Columns`).
@@ -126,6 +127,26 @@ def _open(spec: TableSpec) -> tuple[io.BufferedReader, bool]:
     return stream, plain
 
 
+def sniff(spec: TableSpec) -> str:
+    """What ``spec`` holds by content: ``"h5ad"`` (HDF5), ``"mtx"`` (Matrix Market, maybe gzipped) or ``"text"``."""
+    from .formats import HDF5_SIGNATURE
+
+    if spec.path == "-":
+        return "text"
+    with open_input(spec.path, DataError, spec.source, "a table") as raw:
+        head = raw.read(len(HDF5_SIGNATURE))
+    if head.startswith(HDF5_SIGNATURE):
+        return "h5ad"
+    stream = _open(spec)[0]
+    with stream:
+        return "mtx" if stream.peek(len(MATRIX_MARKET_MAGIC)).startswith(MATRIX_MARKET_MAGIC) else "text"
+
+
+def open_stream(spec: TableSpec) -> io.BufferedReader:
+    """The (decompressed) bytes of ``spec``, after the same checks as tables get."""
+    return _open(spec)[0]
+
+
 def _options(names: list[str], skip_rows: int, positions: list[int], numeric: bool, keep_text=()):
     """pyarrow's read/parse/convert options: only the selected columns; with ``numeric``, straight into
     float32 (no type inference, which is what makes wide files slow) except the ``keep_text`` columns."""
@@ -209,13 +230,11 @@ class _TextTable:
     options: tuple
 
 
-def _prepare(spec: TableSpec, numeric: bool, keep_text=()):
-    """Open, sniff, read the header and select the columns once for both readers: a :class:`_TextTable`,
-    or the selected columns of a Matrix Market file as a DataFrame."""
+def _prepare(spec: TableSpec, numeric: bool, keep_text=()) -> "_TextTable":
+    """Open, sniff, read the header and select the columns once for both readers."""
     stream, plain = _open(spec)
     if stream.peek(len(MATRIX_MARKET_MAGIC)).startswith(MATRIX_MARKET_MAGIC):
-        frame = _matrix_market(stream, spec)
-        return frame.iloc[:, spec.columns.positions(list(frame.columns), False, spec.source)]
+        raise DataError("is a Matrix Market matrix: only feature inputs (--x) may be one", source=spec.source)
     names, stream, row_bytes = _header(stream, spec)
     _check_delimiter(names, spec)
     _require_rows(stream, spec)
@@ -262,18 +281,6 @@ def _diagnose(spec: TableSpec, n_columns: int, exc: Exception) -> DataError:
     return DataError(f"cannot parse: {message}", source=spec.source)
 
 
-def _matrix_market(stream, spec: TableSpec):
-    import pandas as pd
-    from scipy.io import mmread
-
-    try:
-        matrix = mmread(stream)
-    except Exception as exc:  # scipy raises ValueError and others for bad files
-        raise DataError(f"bad Matrix Market file: {exc}", source=spec.source) from None
-    dense = matrix.toarray() if hasattr(matrix, "toarray") else matrix
-    return pd.DataFrame(dense, columns=[str(i + 1) for i in range(dense.shape[1])])
-
-
 def read_table(spec: TableSpec, *, numeric: bool = False, keep_text=()):
     """Read the selected columns of a table as a DataFrame.
 
@@ -283,8 +290,6 @@ def read_table(spec: TableSpec, *, numeric: bool = False, keep_text=()):
     from pyarrow import csv
 
     prepared = _prepare(spec, numeric, keep_text)
-    if not isinstance(prepared, _TextTable):
-        return prepared
     with _reading(spec, prepared):
         table = csv.read_csv(prepared.source, *prepared.options)
     if table.num_rows == 0:
@@ -292,18 +297,15 @@ def read_table(spec: TableSpec, *, numeric: bool = False, keep_text=()):
     return table.to_pandas()
 
 
-def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False) -> Iterator:
+def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False, keep_text=()) -> Iterator:
     """Read a table in chunks of ``rows`` rows (memory stays bounded); same checks as read_table.
 
-    ``numeric`` parses every column as float, so that types cannot drift between chunks.
+    ``numeric`` parses every column but ``keep_text`` as float, so that types cannot drift between chunks.
     """
     import pyarrow as pa
     from pyarrow import csv
 
-    prepared = _prepare(spec, numeric)
-    if not isinstance(prepared, _TextTable):
-        yield prepared
-        return
+    prepared = _prepare(spec, numeric, keep_text)
     read_opts, parse_opts, convert_opts = prepared.options
     # Small blocks keep the streaming reader's memory flat (16 MiB blocks held ~700 MB on a 1M-row file);
     # a block must still hold a whole row, so wide files get bigger ones.

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 from .errors import DataError, LabelError, UsageError
 from .schemes import Split, check_scoring, cross_validate, train_val
-from .tables import TableSpec, read_table, to_features, to_labels, write_table
+from .features import Streaming, read_features
+from .tables import TableSpec, read_table, to_labels, write_table
 
 
 @dataclass
 class TrainingData:
-    X: object  # float32 (rows, features)
+    X: object  # float32 (rows, features) in memory, or a streaming.Rows view
     y: object  # labels as read (ints, floats or strings): (rows,), or (rows, columns) for several label columns
     groups: object | None
     feature_names: list | None
@@ -21,25 +22,19 @@ class TrainingData:
 
     @classmethod
     def read(cls, x_spec: TableSpec, y_spec: TableSpec | None, *, target: str | None = None,
-             groups: TableSpec | None = None, groups_column: str | None = None, missing: str = "error"):
+             groups: TableSpec | None = None, groups_column: str | None = None, missing: str = "error",
+             layer: str | None = None, how: Streaming = Streaming()):
+        """Features (in memory, or streamed: see :mod:`galaxy_dl.features`), labels and groups, row for row."""
         import numpy as np
 
-        frame = read_table(x_spec, numeric=True, keep_text={name for name in (target, groups_column) if name})
-        taken = {}
-        for option, name in (("--target", target), ("--groups-column", groups_column)):
-            if name is not None:
-                if name not in frame.columns:
-                    from .layerspec import suggest
-
-                    raise DataError(f"{option}: no column named {name!r}{suggest(name, list(frame.columns))}", source=x_spec.source)
-                taken[option] = frame[name]
-        if taken:
-            frame = frame.drop(columns=[c.name for c in taken.values()])
-        if frame.shape[1] == 0:
-            raise DataError("no feature columns left", source=x_spec.source)
-        X, keep = to_features(frame, x_spec, missing=missing)
-        if "--target" in taken:
-            y = taken["--target"]
+        take = {option: name for option, name in (("--target", target), ("--groups-column", groups_column)) if name}
+        features = read_features(x_spec, take=take, missing=missing, layer=layer, how=how)
+        X, keep = features.X, features.keep
+        if features.streamed:
+            kind = "sparse" if X.sparse else "float32 row cache"
+            print(f"note: {x_spec.source}: {X.shape[0]} rows x {X.shape[1]} columns streamed from a {kind}", file=sys.stderr)
+        if "--target" in features.taken:
+            y = features.taken["--target"]
             y_source = f"--target {target}"
         else:
             y = to_labels(read_table(y_spec), y_spec, several=True)
@@ -49,8 +44,8 @@ class TrainingData:
             group_values = to_labels(read_table(groups), groups).to_numpy()
             if len(group_values) != len(X):
                 raise DataError(f"has {len(group_values)} rows, but {x_spec.source} has {len(X)}", source=groups.source)
-        elif "--groups-column" in taken:
-            group_values = taken["--groups-column"].to_numpy()
+        elif "--groups-column" in features.taken:
+            group_values = features.taken["--groups-column"].to_numpy()
         if len(y) != len(X):
             raise DataError(f"{x_spec.source} has {len(X)} rows but {y_source} has {len(y)}: they must match row for row")
         label_names = None
@@ -70,8 +65,7 @@ class TrainingData:
             group_values = group_values[keep] if group_values is not None else None
         if len(X) == 0:
             raise DataError("no rows left after dropping missing values", source=x_spec.source)
-        names = [str(c) for c in frame.columns] if x_spec.header else None
-        return cls(X, y, group_values, names, x_spec.source, label_names, y_source)
+        return cls(X, y, group_values, features.names, x_spec.source, label_names, y_source)
 
 
 def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", split: str = "stratified",

@@ -122,7 +122,7 @@ def test_more_classes_than_output_can_express(binary_data, binary_model, tmp_pat
 
 def test_usage_errors(binary_data, binary_model, tmp_path):
     result = invoke(train_eval.main, ["--model", binary_model, "--x", binary_data["x"], "--scores", tmp_path / "s.tsv"])
-    assert result.exit_code == ExitStatus.USAGE and "--y or --target" in result.stderr
+    assert result.exit_code == ExitStatus.USAGE and "--y, --target or --y-obs" in result.stderr
     result = run(binary_model, binary_data["x"], binary_data["y"], tmp_path, "--scoring", "acurracy")
     assert result.exit_code == ExitStatus.USAGE and "did you mean accuracy" in result.stderr
     result = run(binary_model, binary_data["x"], binary_data["y"], tmp_path, "--val-size", "1.5")

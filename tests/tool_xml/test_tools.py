@@ -66,6 +66,7 @@ def test_every_tool_has_tests_and_their_files_exist(path):
                     assert (TEST_DATA / value).is_file(), value
 
 
+@pytest.mark.tool_test
 @pytest.mark.parametrize("path, index", list(tool_tests()))
 def test_tool_test_passes(path, index, tmp_path):
     r = runner(path)

@@ -16,11 +16,33 @@ from ..tables import Columns, TableSpec
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def program(name: str, **command_kwargs):
-    """Decorate a function as a click command that maps errors to one line and an exit code."""
+class GroupedCommand(click.Command):
+    """A command whose --help lists its options in sections by purpose (``sections``: title -> option names)."""
+
+    def __init__(self, *args, sections: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sections = sections or {}
+
+    def format_options(self, ctx, formatter):
+        records = {param.name: param.get_help_record(ctx) for param in self.get_params(ctx)}
+        placed = set()
+        for title, names in self.sections.items():
+            rows = [records[n] for n in names if records.get(n)]
+            placed.update(names)
+            with formatter.section(title):
+                formatter.write_dl(rows)
+        rest = [record for n, record in records.items() if record and n not in placed]
+        if rest:
+            with formatter.section("Other options" if self.sections else "Options"):
+                formatter.write_dl(rest)
+
+
+def program(name: str, sections: dict | None = None, **command_kwargs):
+    """Decorate a function as a click command that maps errors to one line and an exit code;
+    ``sections`` groups the options in --help by purpose."""
 
     def decorate(fn):
-        @click.command(name=name, context_settings=CONTEXT, **command_kwargs)
+        @click.command(name=name, context_settings=CONTEXT, cls=GroupedCommand, sections=sections, **command_kwargs)
         @click.option("--debug", is_flag=True, help="Show the full traceback when something fails.")
         @click.version_option(__version__, "-V", "--version", prog_name=name)
         @functools.wraps(fn)

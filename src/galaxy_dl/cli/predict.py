@@ -13,10 +13,13 @@ from .common import load_keras, no_header_option, program, setup_runtime, table_
 
 The fitted archive carries its weights; --weights (Keras 3 or Keras 2 HDF5) replaces
 them. Rows are read and predicted in chunks, so memory stays bounded; given more than
-one thread, the next chunk is read while the current one is predicted.""")
+one thread, the next chunk is read while the current one is predicted. Columns are
+matched to training by name when both have names (an .h5ad's genes are reordered,
+missing ones named); sparse input is densified one batch at a time.""")
 @click.option("--model", "model_path", required=True, metavar="PATH", help="Fitted estimator archive from train-eval.")
 @click.option("--weights", "weights_path", default=None, metavar="PATH", help="HDF5 weights to use instead of the archive's.")
-@click.option("--x", "x_path", required=True, metavar="PATH", help="Feature table ('-' for stdin).")
+@click.option("--x", "x_path", required=True, metavar="PATH", help="Features: table ('-' for stdin), Matrix Market or .h5ad.")
+@click.option("--x-layer", default=None, metavar="NAME", help="Use this layer of an .h5ad --x instead of X.")
 @table_options("x", "the feature table")
 @no_header_option
 @click.option("--method", type=click.Choice(METHODS), default="predict", show_default=True,
@@ -24,7 +27,7 @@ one thread, the next chunk is read while the current one is predicted.""")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=CHUNK_ROWS, show_default=True, help="Rows per prediction chunk.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Predictions table to write ('-' for stdout).")
 @threads_option
-def main(model_path, weights_path, x_path, no_header, method, chunk_rows, output, threads, **table_params):
+def main(model_path, weights_path, x_path, x_layer, no_header, method, chunk_rows, output, threads, **table_params):
     setup_runtime(threads)
     from ..fileio import check_writable
 
@@ -37,4 +40,5 @@ def main(model_path, weights_path, x_path, no_header, method, chunk_rows, output
 
     weights = (weights_path, f"--weights {weights_path}") if weights_path else None
     estimator = load(model_path, f"--model {model_path}", require_fitted=True, weights=weights)
-    predict_table(estimator, spec, output, method=method, chunk_rows=chunk_rows, read_ahead=thread_budget() > 1)
+    predict_table(estimator, spec, output, method=method, chunk_rows=chunk_rows, read_ahead=thread_budget() > 1,
+                  layer=x_layer)

@@ -1,5 +1,7 @@
 """train-eval: train an estimator under a scheme, score it, write the fitted estimator and weights."""
 
+import os
+
 import click
 
 from ..schemes import CV_KINDS, SCHEMES, SPLITS
@@ -14,7 +16,18 @@ def _size(ctx, param, value):
     return value
 
 
-@program("train-eval", help="""Train and evaluate an estimator archive on a table.
+SECTIONS = {
+    "Inputs": ["model_path", "x_path", "y_path", "target", "y_obs", "x_layer", "x_cols", "x_cols_except", "x_names",
+               "x_names_except", "x_no_header", "y_cols", "y_cols_except", "y_names", "y_names_except", "y_no_header",
+               "no_header", "missing", "groups_path", "groups_column"],
+    "Scheme": ["scheme", "split", "val_size", "test_size", "cv_kind", "folds", "repeats", "refit", "val_groups",
+               "test_groups", "scoring", "seed"],
+    "Outputs": ["scores_path", "fitted_model", "weights_path", "predictions_out", "history_out"],
+    "Runtime": ["stream", "memory_budget", "cache_dir", "threads", "debug", "version", "help"],
+}
+
+
+@program("train-eval", sections=SECTIONS, help="""Train and evaluate an estimator archive on a table.
 
 \b
   train-eval --model model.zip --x X_train.tsv --y y_train.tsv \\
@@ -23,11 +36,18 @@ def _size(ctx, param, value):
 Schemes: train_val (default: a seeded, stratified 20% holdout is the validation
 data), train_val_test (plus a test holdout scored after fitting), cv (k-fold
 cross-validation; every fold, mean and std are scored, then the final model is
-refitted on all rows unless --no-refit).""")
+refitted on all rows unless --no-refit).
+
+Inputs: tab-separated tables (plain or gzip), Matrix Market (.mtx, kept sparse)
+and AnnData (.h5ad: X or --x-layer, labels from an obs column with --y-obs).
+Data larger than --memory-budget is parsed once into a float32 cache on disk
+and streamed in shuffled batches (--stream / --no-stream force either).""")
 @click.option("--model", "model_path", required=True, metavar="PATH", help="Estimator archive from build-model.")
-@click.option("--x", "x_path", required=True, metavar="PATH", help="Feature table ('-' for stdin; gzip and Matrix Market too).")
+@click.option("--x", "x_path", required=True, metavar="PATH", help="Features: table ('-' for stdin), Matrix Market or .h5ad.")
 @click.option("--y", "y_path", default=None, metavar="PATH", help="Label table (one column, or choose with --y-cols/--y-names).")
-@click.option("--target", default=None, metavar="NAME", help="Take the labels from this column of --x instead of --y.")
+@click.option("--target", default=None, metavar="NAME", help="Take the labels from this column of --x (an obs column of an .h5ad).")
+@click.option("--y-obs", default=None, metavar="NAME", help="Labels from this obs column of an .h5ad --x (same as --target).")
+@click.option("--x-layer", default=None, metavar="NAME", help="Use this layer of an .h5ad --x instead of X.")
 @table_options("x", "the feature table")
 @table_options("y", "the label table")
 @no_header_option
@@ -52,17 +72,28 @@ refitted on all rows unless --no-refit).""")
 @click.option("--weights", "weights_path", default=None, metavar="PATH", help="Model weights (HDF5) to write.")
 @click.option("--predictions-out", default=None, metavar="PATH", help="Held-out rows' true and predicted labels.")
 @click.option("--history-out", default=None, metavar="PATH", help="Per-epoch training history.")
+@click.option("--stream/--no-stream", default=None,
+              help="Stream the features from a disk cache, or hold them in memory [default: by --memory-budget].")
+@click.option("--memory-budget", type=click.IntRange(min=1), default=None, metavar="MB",
+              help="Memory the features may take before they are streamed [default: half of $GALAXY_MEMORY_MB, else of free RAM].")
+@click.option("--cache-dir", default=None, metavar="DIR", help="Where a streamed run's row cache goes [default: $TMPDIR, else .].")
 @threads_option
-def main(model_path, x_path, y_path, target, no_header, scheme, split, val_size, test_size, cv_kind, folds, repeats,
+def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budget, cache_dir, no_header, scheme, split, val_size, test_size, cv_kind, folds, repeats,
          refit, groups_path, groups_column, val_groups, test_groups, scoring, missing, seed, scores_path, fitted_model, weights_path,
          predictions_out, history_out, threads, **table_params):
     setup_runtime(threads)
+    from ..features import Streaming
     from ..fileio import check_writable
     from ..tables import TableSpec
     from ..training import TrainingData, run_scheme, write_outputs
 
+    if target and y_obs:
+        raise click.UsageError("--y-obs and --target name the same thing: give one")
+    target = target or y_obs
     if (y_path is None) == (target is None):
-        raise click.UsageError("give the labels with --y or --target (one of them)")
+        raise click.UsageError("give the labels with --y, --target or --y-obs (one of them)")
+    if cache_dir is not None and not os.path.isdir(cache_dir):
+        raise click.BadParameter(f"{cache_dir} is not a directory", param_hint="--cache-dir")
     if groups_path and groups_column:
         raise click.UsageError("give --groups or --groups-column, not both")
     if scheme == "cv" and not refit and (fitted_model or weights_path):
@@ -75,7 +106,9 @@ def main(model_path, x_path, y_path, target, no_header, scheme, split, val_size,
     x_spec = table_spec(x_path, "x", table_params, no_header)
     y_spec = table_spec(y_path, "y", table_params, no_header) if y_path else None
     groups_spec = TableSpec(groups_path, header=not no_header, option="--groups") if groups_path else None
-    data = TrainingData.read(x_spec, y_spec, target=target, groups=groups_spec, groups_column=groups_column, missing=missing)
+    how = Streaming(stream, memory_budget, cache_dir)
+    data = TrainingData.read(x_spec, y_spec, target=target, groups=groups_spec, groups_column=groups_column,
+                             missing=missing, layer=x_layer, how=how)
     load_keras()
     from ..archive import load
 
