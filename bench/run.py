@@ -332,6 +332,18 @@ def beyond_memory():
     out["streamed_throughput_ratio"] = speed["streamed"] / speed["memory"]
     row("fit rows/s (section 4's run)", "in memory", f"{speed['memory']:,.0f}", "")
     row("", "streamed", f"{speed['streamed']:,.0f}", f"x{out['streamed_throughput_ratio']:.2f}")
+    feeders = {"arrays": [], "from_generator": [], "pydataset": [], "numpy_function": []}
+    for _ in range(3):
+        for mode in feeders:
+            feeders[mode].append(json.loads(run_once([sys.executable, ROOT / "bench" / "feeders.py", WORK, mode])[1].strip().splitlines()[-1]))
+    row("the same fit fed four ways", "feeder", "fit s", "ratio", "kernel s")
+    base = statistics.median(r["fit_seconds"] for r in feeders["arrays"])
+    out["feeders"] = {}
+    for mode, runs in feeders.items():
+        fit = statistics.median(r["fit_seconds"] for r in runs)
+        kernel = statistics.median(r["system_seconds"] for r in runs)
+        out["feeders"][mode] = {"fit_seconds": fit, "system_seconds": kernel, "ratio": fit / base}
+        row("", mode, f"{fit:.2f}", f"x{fit / base:.2f}", f"{kernel:.2f}")
     run_once(["build-arch", "--input-shape", "20000", "--layer", 'Dense(64, activation="relu")', "--layer",
               'Dense(2, activation="softmax")', "-o", "cells_arch.json", "--quiet"])
     run_once(["build-model", "--arch", "cells_arch.json", "--optimizer", "adam", "--loss", "sparse_categorical_crossentropy",

@@ -222,3 +222,19 @@ def test_multilabel_labels_must_be_zero_or_one(multilabel, tmp_path):
     assert result.exit_code == ExitStatus.DATA
     assert f"--y {y}: multi-label labels must be 0 or 1: label column 2 holds 2" in result.stderr
     assert not (tmp_path / "s.tsv").exists()
+
+
+def test_labels_are_encoded_by_search_and_unseen_ones_named():
+    import numpy as np
+
+    from galaxy_dl.errors import LabelError
+    from galaxy_dl.estimator import KerasClassifier
+
+    classes = np.array(["ALL", "AML", "CLL"], dtype=object)
+    codes = KerasClassifier._encode_column(np.array(["CLL", "ALL", "AML", "ALL"], dtype=object), classes, 3,
+                                           "sparse_categorical_crossentropy")
+    assert codes.tolist() == [2, 0, 1, 0]
+    assert KerasClassifier._encode_column(np.array([1, 0, 1]), np.array([0, 1]), 1, "binary_crossentropy").tolist() == [1.0, 0.0, 1.0]
+    for unseen, shown in ((np.array(["ALL", "MDS"], dtype=object), "'MDS'"), (np.array([3, 1]), "3")):
+        with pytest.raises(LabelError, match=f"label {shown} was not seen in training"):
+            KerasClassifier._encode_column(unseen, classes, 3, "sparse_categorical_crossentropy")

@@ -298,13 +298,18 @@ class KerasEstimator(BaseEstimator):
 
     def evaluate(self, X, y) -> dict:
         """Keras' loss and compiled metrics on (X, y)."""
-        feed = self._feed(X, self._encode(y, self.model_), batch_size=max(int(self.batch_size), 256))
+        feed = self._feed(X, self._encode(y, self.model_), batch_size=self._inference_batch(X, 256))
         with contextlib.redirect_stdout(sys.stderr):
             result = self.model_.evaluate(**feed, verbose=0, return_dict=True)
         return {k: float(v) for k, v in result.items()}
 
     def _raw_predict(self, X):
-        return self.model_.predict(**self._feed(X, batch_size=max(int(self.batch_size), PREDICT_BATCH)), verbose=0)
+        return self.model_.predict(**self._feed(X, batch_size=self._inference_batch(X, PREDICT_BATCH)), verbose=0)
+
+    def _inference_batch(self, X, preferred: int) -> int:
+        """Large batches for evaluate and predict, but a streamed block of them stays about BLOCK_BYTES."""
+        batch = max(int(self.batch_size), preferred)
+        return min(batch, max(int(self.batch_size), streaming.block_rows(X.shape[1]))) if streaming.is_lazy(X) else batch
 
 
 def _output_activation(model, index: int = 0) -> str | None:
@@ -450,13 +455,19 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
 
     @staticmethod
     def _encode_column(y, classes, units, loss):
+        """Class codes by binary search in the sorted ``classes`` (no Python object per row: millions of
+        streamed labels stay cheap); a label not among them is an error naming it."""
         import numpy as np
 
-        index = {label: i for i, label in enumerate(classes.tolist())}
         try:
-            codes = np.fromiter((index[v] for v in y.tolist()), dtype=np.int64, count=len(y))
-        except KeyError as exc:
-            raise LabelError(f"label {exc.args[0]!r} was not seen in training (classes: {classes.tolist()})") from None
+            codes = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
+            known = np.asarray(classes[codes] == y, dtype=bool)
+        except TypeError:  # labels of another type than the classes
+            known = np.zeros(len(y), dtype=bool)
+        if not known.all():
+            unknown = y[int(np.argmin(known))]
+            unknown = unknown.item() if hasattr(unknown, "item") else unknown
+            raise LabelError(f"label {unknown!r} was not seen in training (classes: {classes.tolist()})")
         if units and units > 1 and loss in ("categorical_crossentropy", "categorical_hinge", "categorical_focal_crossentropy", "kl_divergence", "mse", "mae"):
             return np.eye(units, dtype=np.float32)[codes]
         return codes.astype(np.float32 if units == 1 else np.int64)

@@ -103,7 +103,7 @@ def _text_streamed(spec: TableSpec, take: dict, missing: str, how: Streaming) ->
     from .rowcache import DenseCache
 
     cache, names, keeps, taken_parts, offset = None, None, [], {option: [] for option in take}, 0
-    for frame in iter_tables(spec, STREAM_CHUNK_ROWS, numeric=True, keep_text=set(take.values())):
+    for frame in iter_tables(spec, STREAM_CHUNK_ROWS, numeric=True, keep_text=set(take.values()), max_bytes=streaming.BLOCK_BYTES):
         taken, frame = _take_columns(frame, take, spec)
         values, keep = to_features(frame, spec, missing=missing, row_offset=offset)
         if cache is None:
@@ -194,7 +194,8 @@ def iter_features(spec: TableSpec, rows: int, *, layer: str | None = None) -> It
         try:
             positions = spec.columns.positions(data.var_names, True, spec.source)
             names = [data.var_names[i] for i in positions]
-            rows = rows if data.sparse else min(rows, streaming.block_rows(data.shape[1]))  # dense blocks of ~32 MB
+            per_row = 8 * data.nnz / max(1, data.shape[0]) if data.sparse else 4 * data.shape[1]
+            rows = max(1, min(rows, int(streaming.BLOCK_BYTES // max(per_row, 1))))  # blocks of ~32 MB, sparse or not
             for block in _h5ad_blocks(data, positions, positions == list(range(data.shape[1])), rows):
                 yield names, block
         finally:

@@ -9,29 +9,45 @@ Keras reads a view through a ``tf.data`` pipeline (:func:`dataset`): each epoch 
 permutation of the rows is cut into blocks of about :data:`BLOCK_BYTES`; one Python call gathers
 a block (sorted reads from the cache) and tf.data slices it into batches in permutation order.
 So epochs are truly shuffled, a batch holds the same rows as with a global permutation, and
-Python runs once per block rather than once per batch (a generator or ``PyDataset`` per batch
-cost 40-70% of the in-memory throughput here; see bench/README.md).
+Python runs once per block rather than once per batch.
 """
 
 import os
+import weakref
+from dataclasses import dataclass
 
 BLOCK_BYTES = 32 << 20
+GATHER_ROWS = 2048
 IN_MEMORY_FACTOR = 2  # reading a table in memory holds about twice its float32 size at the peak
 
 
 def memory_budget(given_mb: int | None = None) -> int:
     """Bytes the feature matrix may take in memory: ``--memory-budget`` MB, else half of Galaxy's job
-    memory ($GALAXY_MEMORY_MB), else half of the RAM available now."""
+    memory ($GALAXY_MEMORY_MB), else half of the memory available now (within this cgroup's limit)."""
     if given_mb:
         return given_mb << 20
     galaxy = os.environ.get("GALAXY_MEMORY_MB", "")
     if galaxy.isdigit() and int(galaxy) > 0:
         return (int(galaxy) << 20) // 2
+    return available_memory() // 2
+
+
+def available_memory() -> int:
+    """MemAvailable (free plus reclaimable page cache), or less if a cgroup (v2) limit leaves less."""
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError):
-        available = 8 << 30
-    return available // 2
+        with open("/proc/meminfo") as fh:
+            available = next(int(line.split()[1]) << 10 for line in fh if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as limit, open("/sys/fs/cgroup/memory.current") as used:
+            text = limit.read().strip()
+            if text != "max":
+                available = min(available, int(text) - int(used.read()))
+    except (OSError, ValueError):
+        pass
+    return max(available, 0)
 
 
 def should_stream(estimated_bytes: int, stream: bool | None, budget_mb: int | None) -> bool:
@@ -70,17 +86,24 @@ class Rows:
         return Rows(self.base, self.index[rows])
 
     def dense(self, positions=None):
-        """float32 array of the view's rows at ``positions`` (all by default), in that order."""
+        """float32 array of the view's rows at ``positions`` (all by default), in that order.
+
+        Rows are read in sorted runs of :data:`GATHER_ROWS` and a cache's pages are handed back after each
+        run: random rows map whole pages (and the kernel maps their neighbours too), so one large gather
+        would map most of a big cache at once.
+        """
         import numpy as np
 
         wanted = self.index if positions is None else self.index[positions]
         order = np.argsort(wanted, kind="stable")
-        block = self.base[wanted[order]]  # sorted reads: sequential on disk, cheap for CSR
-        block = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
-        out = np.empty((len(wanted), block.shape[1]), dtype=np.float32)
-        out[order] = block
-        if hasattr(self.base, "release"):
-            self.base.release()
+        ascending = wanted[order]
+        out = np.empty((len(wanted), self.shape[1]), dtype=np.float32)
+        release = getattr(self.base, "release", None)
+        for start in range(0, len(ascending), GATHER_ROWS):
+            part = self.base[ascending[start:start + GATHER_ROWS]]
+            out[order[start:start + GATHER_ROWS]] = part.toarray() if hasattr(part, "toarray") else part
+            if release is not None:
+                release()
         return out
 
     def blocks(self, rows_per_block: int | None = None):
@@ -102,34 +125,68 @@ def block_rows(n_columns: int, batch_size: int = 1) -> int:
 
 def dataset(X: Rows, to_inputs, y=None, *, batch_size: int, shuffle: bool = False, seed: int | None = None):
     """A ``tf.data.Dataset`` of (inputs[, y]) batches of ``X``; ``to_inputs`` shapes a dense block for the
-    model, ``y`` is the encoded label array (or a list of them, one per output)."""
+    model, ``y`` is the encoded label array (or a list of them, one per output).
+
+    Blocks are loaded by ``tf.numpy_function`` over a range of block numbers: ``from_generator`` (which
+    ``PyDataset`` uses too) made training 1.6-2x slower here, most of it kernel time, while a numpy_function
+    pipeline trains as fast as arrays in memory (bench/README.md, section 7).
+    """
+    import keras
     import numpy as np
     import tensorflow as tf
 
-    rng = np.random.default_rng(seed)
-    per_block = block_rows(X.shape[1], batch_size)
+    from .runtime import return_large_buffers
+
     n = len(X)
-    labels = None if y is None else (tuple(y) if isinstance(y, list) else y)
-
-    def element(rows, dense):
-        inputs = to_inputs(dense)
-        inputs = tuple(inputs) if isinstance(inputs, list) else inputs
-        if labels is None:
-            return (inputs,)  # a 1-tuple: Keras reads it as x alone, even for several inputs
-        return inputs, tf.nest.map_structure(lambda a: a[rows], labels)
-
-    def blocks():
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        for start in range(0, n, per_block):
-            rows = order[start:start + per_block]
-            yield element(rows, X.dense(rows))
-
     if n == 0:
         raise ValueError("no rows to feed")
-    sample = element(np.arange(1), X.dense(np.arange(1)))
-    signature = tf.nest.map_structure(lambda a: tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)), sample)
-    data = tf.data.Dataset.from_generator(blocks, output_signature=signature)
-    data = data.flat_map(lambda *block: tf.data.Dataset.from_tensor_slices(block).batch(batch_size))
-    steps = sum(-(-min(per_block, n - s) // batch_size) for s in range(0, n, per_block))
-    data = data.apply(tf.data.experimental.assert_cardinality(steps))
-    return data.prefetch(1)
+    return_large_buffers()
+    rng = np.random.default_rng(seed)
+    per_block = block_rows(X.shape[1], batch_size)
+    full = n // batch_size * batch_size
+    pieces = [(start, min(start + per_block, full), batch_size) for start in range(0, full, per_block)]
+    if full < n:
+        pieces.append((full, n, n - full))  # the last, partial batch
+    # The pipeline's functions reach the data through a weak reference held by the returned dataset:
+    # TensorFlow keeps every numpy_function it registered, so a strong one would keep each view's
+    # index arrays and each predicted chunk alive for the rest of the process.
+    state = _FeedState(X, to_inputs, None if y is None else (tuple(y) if isinstance(y, list) else y), np.arange(n))
+    reach = weakref.ref(state)
+
+    def element(rows):
+        feed = reach()
+        inputs = feed.to_inputs(feed.X.dense(rows))
+        inputs = tuple(inputs) if isinstance(inputs, list) else inputs
+        if feed.labels is None:
+            return (inputs,)  # a 1-tuple: Keras reads it as x alone, even for several inputs
+        return inputs, keras.tree.map_structure(lambda a: a[rows], feed.labels)
+
+    def load(piece):
+        start, stop, size = pieces[int(piece)]
+        feed = reach()
+        if start == 0 and shuffle:  # a new epoch: a new permutation
+            feed.order = rng.permutation(n)
+        values = keras.tree.flatten(element(feed.order[start:stop]))
+        return [a.reshape(len(a) // size, size, *a.shape[1:]) for a in values]  # whole batches for tf.data to slice
+
+    structure = element(np.arange(1))
+    leaves = keras.tree.flatten(structure)
+
+    def batches(piece):
+        flat = tf.numpy_function(load, [piece], [tf.as_dtype(a.dtype) for a in leaves])
+        for tensor, a in zip(flat, leaves):
+            tensor.set_shape((None, None, *a.shape[1:]))
+        return tf.data.Dataset.from_tensor_slices(keras.tree.pack_sequence_as(structure, flat))
+
+    data = tf.data.Dataset.range(len(pieces)).flat_map(batches)
+    data = data.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size))).prefetch(1)
+    data._galaxy_dl_feed = state  # lives as long as the dataset Keras holds
+    return data
+
+
+@dataclass
+class _FeedState:
+    X: Rows
+    to_inputs: object
+    labels: object
+    order: object

@@ -297,15 +297,18 @@ def read_table(spec: TableSpec, *, numeric: bool = False, keep_text=()):
     return table.to_pandas()
 
 
-def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False, keep_text=()) -> Iterator:
+def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False, keep_text=(), max_bytes: int | None = None) -> Iterator:
     """Read a table in chunks of ``rows`` rows (memory stays bounded); same checks as read_table.
 
-    ``numeric`` parses every column but ``keep_text`` as float, so that types cannot drift between chunks.
+    ``numeric`` parses every column but ``keep_text`` as float, so that types cannot drift between chunks;
+    ``max_bytes`` caps a chunk's float32 size (fewer rows for wide tables).
     """
     import pyarrow as pa
     from pyarrow import csv
 
     prepared = _prepare(spec, numeric, keep_text)
+    if max_bytes:
+        rows = max(1, min(rows, max_bytes // (4 * len(prepared.options[2].include_columns))))
     read_opts, parse_opts, convert_opts = prepared.options
     # Small blocks keep the streaming reader's memory flat (16 MiB blocks held ~700 MB on a 1M-row file);
     # a block must still hold a whole row, so wide files get bigger ones.

@@ -131,3 +131,23 @@ def test_ctrl_c_during_the_first_pass_exits_130_and_leaves_nothing(binary_data, 
     result, out = train(binary_model, tmp_path, "--x", binary_data["x"], "--y", binary_data["y"], "--stream")
     assert result.exit_code == ExitStatus.INTERRUPTED and result.stderr.strip() == "train-eval: error: interrupted"
     assert os.listdir(out) == [] and os.listdir(tmp_path) == ["out"]
+
+
+def test_a_disk_that_fills_while_the_cache_is_written(binary_model, tmp_path):
+    """A real full disk: a 64 kB tmpfs (in a private mount namespace) as the cache directory."""
+    import subprocess
+    import sys
+
+    rows = np.random.default_rng(0).standard_normal((400, 100)).round(3)
+    x = tmp_path / "X.tsv"
+    pd.DataFrame(rows, columns=[f"c{i}" for i in range(100)]).assign(label=np.arange(400) % 2).to_csv(x, sep="\t", index=False)
+    small = tmp_path / "small"
+    small.mkdir()
+    train_eval_bin = os.path.join(os.path.dirname(sys.executable), "train-eval")
+    script = (f"mount -t tmpfs -o size=64k tmpfs {small} && exec {train_eval_bin} --model {binary_model} --x {x} "
+              f"--target label --stream --cache-dir {small} --scores {tmp_path / 's.tsv'}")
+    result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == ExitStatus.OUTPUT, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"train-eval: error: --cache-dir: the disk is full while writing the row cache in {small}")
+    assert not (tmp_path / "s.tsv").exists()
