@@ -94,3 +94,10 @@ def test_a_truncated_gzip_table_is_named(tmp_path, small_chunks):
     path.write_bytes(data[: len(data) - 40])
     with pytest.raises(DataError, match=rf"^--x {path}: .*(gzip|end-of-stream|Compressed file ended)"):
         read_features(TableSpec(str(path), option="--x"), take={}, how=Streaming(stream=True, cache_dir=str(tmp_path)))
+
+
+def test_a_layer_applies_to_anndata_only():
+    with pytest.raises(DataError, match="--x-layer applies to AnnData"):
+        read_features(TableSpec(str(TEST_DATA / "cells_X.mtx"), option="--x"), take={}, layer="log1p")
+    with pytest.raises(DataError, match="has no named columns for --target: give the labels with --y"):
+        read_features(TableSpec(str(TEST_DATA / "cells_X.mtx"), option="--x"), take={"--target": "cell_type"})

@@ -46,9 +46,7 @@ class Features:
 def read_features(spec: TableSpec, *, take: dict, missing: str = "error", layer: str | None = None,
                   how: Streaming = Streaming()) -> Features:
     """The feature matrix of ``spec``; ``take`` maps options to column names to take out (``{"--target": "y"}``)."""
-    kind = sniff(spec)
-    if layer is not None and kind != "h5ad":
-        raise DataError("--x-layer applies to AnnData (.h5ad) input only", source=spec.source)
+    kind = _kind(spec, layer)
     if kind == "mtx":
         if take:
             raise DataError(f"a Matrix Market matrix has no named columns for {', '.join(take)}: give the labels with --y", source=spec.source)
@@ -61,6 +59,13 @@ def read_features(spec: TableSpec, *, take: dict, missing: str = "error", layer:
     taken, frame = _take_columns(frame, take, spec)
     X, keep = to_features(frame, spec, missing=missing)
     return Features(X, _names(frame, spec), keep, taken)
+
+
+def _kind(spec: TableSpec, layer: str | None) -> str:
+    kind = sniff(spec)
+    if layer is not None and kind != "h5ad":
+        raise DataError("--x-layer applies to AnnData (.h5ad) input only", source=spec.source)
+    return kind
 
 
 def _take_columns(frame, take: dict, spec: TableSpec):
@@ -180,9 +185,7 @@ def _h5ad_blocks(data, positions: list, every: bool, rows: int | None = None) ->
 
 def iter_features(spec: TableSpec, rows: int, *, layer: str | None = None) -> Iterator[tuple]:
     """Blocks of ``rows`` rows in file order, for prediction: (feature names or None, float32 array or CSR matrix)."""
-    kind = sniff(spec)
-    if layer is not None and kind != "h5ad":
-        raise DataError("--x-layer applies to AnnData (.h5ad) input only", source=spec.source)
+    kind = _kind(spec, layer)
     if kind == "mtx":
         X = _matrix_market(spec).X.base
         for start in range(0, X.shape[0], rows):
