@@ -3,8 +3,7 @@
 Each cache lives in an anonymous temporary file (``O_TMPFILE``: it has no name in the directory),
 so it disappears when the process ends however it ends (an error, Ctrl-C, SIGTERM, even
 SIGKILL): there is never a cache file to clean up. The directory is ``--cache-dir``, else
-``$TMPDIR``, else the current directory (a Galaxy job's working directory), never a RAM disk
-by default. Reads go through a read-only memory map whose pages are handed back to the kernel
+``$TMPDIR``, else the current directory (a Galaxy job's working directory). Reads go through a read-only memory map whose pages are handed back to the kernel
 after every block (``madvise(MADV_DONTNEED)``), so resident memory does not grow with the file.
 """
 
