@@ -248,9 +248,11 @@ class KerasEstimator(BaseEstimator):
         self._adapt_normalization(model, X)
         y_fit = self._encode_fit(y, model)
         validation_split = float(self.validation_split or 0)
-        if validation_data is None and validation_split and streaming.is_lazy(X):
-            X, y_fit, validation_data = _split_tail(X, y_fit, validation_split)  # as Keras splits arrays
-            validation_split = 0.0
+        validation = None  # (X, encoded labels)
+        if validation_data is not None:
+            validation = (validation_data[0], self._encode(validation_data[1], model))
+        elif validation_split and streaming.is_lazy(X):
+            X, y_fit, validation = _split_tail(X, y_fit, validation_split)  # as Keras splits arrays
         fit_kwargs = dict(
             epochs=int(self.epochs),
             steps_per_epoch=self.steps_per_epoch,
@@ -259,11 +261,9 @@ class KerasEstimator(BaseEstimator):
             class_weight=self._class_weight(y),
             **self._feed(X, y_fit, model, batch_size=int(self.batch_size), shuffle=bool(self.shuffle)),
         )
-        if validation_data is not None:
-            Xv, yv = validation_data
-            yv = yv if isinstance(validation_data, _Encoded) else self._encode(yv, model)
-            validation = self._feed(Xv, yv, model, batch_size=int(self.batch_size))
-            fit_kwargs["validation_data"] = (validation["x"], validation["y"]) if "y" in validation else validation["x"]
+        if validation is not None:
+            feed = self._feed(*validation, model, batch_size=int(self.batch_size))
+            fit_kwargs["validation_data"] = (feed["x"], feed["y"]) if "y" in feed else feed["x"]
             fit_kwargs["validation_steps"] = self.validation_steps
         elif validation_split:
             fit_kwargs["validation_split"] = validation_split
@@ -325,10 +325,6 @@ def _output_activation(model, index: int = 0) -> str | None:
     return getattr(activation, "__name__", None)
 
 
-class _Encoded(tuple):
-    """Validation data whose labels are already encoded for Keras."""
-
-
 def _split_tail(X, y_fit, fraction: float):
     """The last ``fraction`` of the rows as validation data, as Keras' validation_split does for arrays."""
     import keras
@@ -336,7 +332,7 @@ def _split_tail(X, y_fit, fraction: float):
     cut = len(X) - max(1, int(len(X) * fraction))
     head = keras.tree.map_structure(lambda a: a[:cut], y_fit)
     tail = keras.tree.map_structure(lambda a: a[cut:], y_fit)
-    return X[:cut], head, _Encoded((X[cut:], tail))
+    return X[:cut], head, (X[cut:], tail)
 
 
 def _interrupt_check():
