@@ -22,7 +22,7 @@ $(RUNTIME): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(DEV): pyproject.toml $(RUNTIME)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,jax]'
 	touch $@
 
 ## The "Introduction to deep learning" tutorial, one file target per step.
@@ -64,15 +64,9 @@ test: $(DEV)
 tool-test: $(DEV)
 	$(BIN)/python -m pytest -m tool_test tests/tool_xml $(PYTEST_ARGS)
 
-# jax for the benchmark's backend comparison only, kept out of the project's environment: with jax
-# installed, `import keras` on TensorFlow imports it too and every step starts slower. Its own
-# dependencies (numpy, scipy, ml_dtypes, opt_einsum) come with TensorFlow and scikit-learn.
-BENCH_JAX := bench/work/jax-site
-
-$(BENCH_JAX): | $(DEV)
-	$(BIN)/python -m pip install -q --no-deps --target $@ jax==0.10.2 jaxlib==0.10.2
-
-bench: $(DEV) $(BENCH_JAX)
+# make test installs the jax extra (--backend jax, several processes) so that the tests cover it; on
+# TensorFlow, Keras is imported with jax hidden (runtime._without_jax), so start-up does not pay for it.
+bench: $(DEV)
 	$(BIN)/python bench/run.py
 
 ## A real Galaxy (from PyPI) and planemo in GALAXY_BASE, outside the checkout and reused when present;

@@ -229,12 +229,11 @@ def prediction():
 
 
 def backends():
-    section("6. Backends: the tutorial pipeline, total of the five steps (jax from bench/work/jax-site, both rows)")
+    section("6. Backends: the tutorial pipeline, total of the five steps (jax from the project's [jax] extra)")
     row("backend", "total s", "ratio to tensorflow")
     out = {}
-    jax_site = WORK / "jax-site"  # `make bench` installs jax here, outside the project's environment
     for backend in ("tensorflow", "jax"):
-        env = {**ENV, "KERAS_BACKEND": backend, "PYTHONPATH": str(jax_site)}
+        env = {**ENV, "KERAS_BACKEND": backend}
         check = subprocess.run([sys.executable, "-c", "import jax, keras"], env=env, capture_output=True)
         if check.returncode != 0:
             out[backend] = None
@@ -360,8 +359,61 @@ def beyond_memory():
     RESULTS["beyond_memory"] = out
 
 
+def distributed():
+    section("8. Distribution: section 4's fit (160,000 rows, 2 epochs, global batch 256) on TensorFlow and JAX, "
+            "and on JAX in 1 and 2 processes")
+    out = {}
+    fits = {}
+    for backend in ("tensorflow", "jax"):
+        env = {**ENV, "KERAS_BACKEND": backend}
+        fits[backend] = json.loads(run_once([sys.executable, ROOT / "bench" / "ours_fit.py", WORK], env=env)[1].strip().splitlines()[-1])
+    rate = {b: r["rows"] * r["epochs"] / r["fit_seconds"] for b, r in fits.items()}
+    row("backend", "fit s", "rows/s", "ratio")
+    for backend, r in fits.items():
+        row(backend, f"{r['fit_seconds']:.2f}", f"{rate[backend]:,.0f}", f"{rate[backend] / rate['tensorflow']:.2f}")
+    out["backends"] = {b: {"fit_seconds": r["fit_seconds"], "rows_per_second": rate[b]} for b, r in fits.items()}
+    feeders = {"arrays": [], "pydataset": [], "numpy_function": []}
+    for _ in range(3):  # how batches reach Keras on JAX (section 7 asked the same of TensorFlow)
+        for mode in feeders:
+            feeders[mode].append(json.loads(run_once([sys.executable, ROOT / "bench" / "feeders.py", WORK, mode],
+                                                     env={**ENV, "KERAS_BACKEND": "jax"})[1].strip().splitlines()[-1]))
+    row("JAX, the same fit fed", "feeder", "fit s", "ratio")
+    base = statistics.median(r["fit_seconds"] for r in feeders["arrays"])
+    out["jax_feeders"] = {}
+    for mode, runs in feeders.items():
+        fit = statistics.median(r["fit_seconds"] for r in runs)
+        out["jax_feeders"][mode] = {"fit_seconds": fit, "ratio": fit / base}
+        row("", mode, f"{fit:.2f}", f"x{fit / base:.2f}")
+    sys.path.insert(0, str(ROOT / "src"))
+    from galaxy_dl.launcher import free_port
+
+    row("JAX processes x threads", "fit s", "per step", "all-reduce", "MB per all-reduce")
+    runs = {(1, 2): [], (2, 1): [], (2, 2): []}
+    for _ in range(3):  # interleaved, so that drift in the machine's speed hits every setting alike
+        for n, threads in runs:
+            port = free_port()
+            procs = [subprocess.Popen([sys.executable, ROOT / "bench" / "dist_fit.py", WORK, str(n), str(i), str(port), str(threads)],
+                                      cwd=WORK, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                     for i in range(n)]
+            outputs = [p.communicate(timeout=900)[0] for p in procs]
+            runs[(n, threads)].append(json.loads(outputs[0].strip().splitlines()[-1]))
+    for (n, threads), rs in runs.items():
+        r = dict(rs[0])
+        r["fit_seconds"] = statistics.median(x["fit_seconds"] for x in rs)
+        r["allreduce_seconds"] = statistics.median(x["allreduce_seconds"] for x in rs)
+        r["step_seconds"] = r["fit_seconds"] / r["steps"]
+        out[f"processes_{n}_threads_{threads}"] = r
+        row(f"{n} x {threads}", f"{r['fit_seconds']:.2f}", f"{r['step_seconds'] * 1000:.2f} ms",
+            f"{r['allreduce_seconds'] * 1000:.3f} ms", f"{r['params'] * 4 / 1e6:.2f}")
+    one = out["processes_1_threads_2"]["fit_seconds"]
+    for key in ("processes_2_threads_1", "processes_2_threads_2"):
+        out[f"speedup_{key}"] = one / out[key]["fit_seconds"]
+        row(f"{key.split('_')[1]} processes x {key.split('_')[3]} vs 1 x 2", f"x{out[f'speedup_{key}']:.2f}", "", "", "")
+    RESULTS["distributed"] = out
+
+
 SECTIONS = {"startup": startup, "tutorial": tutorial, "reading": reading, "training": training, "prediction": prediction,
-            "backends": backends, "beyond_memory": beyond_memory}
+            "backends": backends, "beyond_memory": beyond_memory, "distributed": distributed}
 
 
 def main():

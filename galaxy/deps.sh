@@ -16,7 +16,7 @@ HOME_DIR=$(cd "$HOME_DIR" && pwd)
 # A build from a copy, so that nothing is written into the checkout (it may be read-only).
 BUILD=$(mktemp -d); trap 'rm -rf "$BUILD"' EXIT
 (cd "$PROJECT" && git ls-files -z 2>/dev/null | xargs -0 -I{} cp --parents -r {} "$BUILD/") || cp -r "$PROJECT/." "$BUILD/"
-"$HOME_DIR/venv/bin/pip" install -q --upgrade "$BUILD"
+"$HOME_DIR/venv/bin/pip" install -q --upgrade "$BUILD[jax]"   # with the jax extra: --backend jax
 cat > "$HOME_DIR/env.sh" <<ENV
 # galaxy-dl $VERSION for Galaxy's galaxy_packages resolver (written by make galaxy-deps)
 PATH="$HOME_DIR/venv/bin:\$PATH"

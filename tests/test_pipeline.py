@@ -159,19 +159,28 @@ print(os.environ["TF_NUM_INTRAOP_THREADS"])
     assert result.stdout.strip() == "2", result.stderr
 
 
+@pytest.fixture(scope="module")
+def long_training(tmp_path_factory):
+    """A 20,000-row table and a 500-epoch model: training that is still running when the signal comes."""
+    import numpy as np
+
+    d = tmp_path_factory.mktemp("long")
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(20000, 20))).to_csv(d / "x.tsv", sep="\t", index=False)
+    pd.DataFrame({"y": rng.integers(0, 2, 20000)}).to_csv(d / "y.tsv", sep="\t", index=False)
+    assert run(["build-arch", "--input-shape", "20", "--layer", "Dense(64)", "--layer", 'Dense(1, activation="sigmoid")',
+                "-o", "a.json", "--quiet"], d).returncode == 0
+    assert run(["build-model", "--arch", "a.json", "--epochs", "500", "--batch-size", "8", "-o", "m.zip"], d).returncode == 0
+    return d
+
+
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
-def test_interrupted_training_exits_130_and_writes_nothing(tmp_path, signum):
+def test_interrupted_training_exits_130_and_writes_nothing(long_training, tmp_path, signum):
     import signal
     import time
 
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    pd.DataFrame(rng.normal(size=(20000, 20))).to_csv(tmp_path / "x.tsv", sep="\t", index=False)
-    pd.DataFrame({"y": rng.integers(0, 2, 20000)}).to_csv(tmp_path / "y.tsv", sep="\t", index=False)
-    assert run(["build-arch", "--input-shape", "20", "--layer", "Dense(64)", "--layer", 'Dense(1, activation="sigmoid")',
-                "-o", "a.json", "--quiet"], tmp_path).returncode == 0
-    assert run(["build-model", "--arch", "a.json", "--epochs", "500", "--batch-size", "8", "-o", "m.zip"], tmp_path).returncode == 0
+    for name in ("a.json", "m.zip", "x.tsv", "y.tsv"):
+        shutil.copy(long_training / name, tmp_path / name)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.Popen(["train-eval", "--model", "m.zip", "--x", "x.tsv", "--y", "y.tsv", "--scores", "s.tsv",
                              "--fitted-model", "f.zip", "--weights", "w.h5"], cwd=tmp_path, env=env,

@@ -26,22 +26,45 @@ def test_views_compose_and_densify_in_the_order_asked(tmp_path):
     np.testing.assert_array_equal(np.concatenate(list(rows.blocks(6))), X)
 
 
-def test_dataset_shuffles_every_row_once_per_epoch_reproducibly(tmp_path, monkeypatch):
+def blocks(rows, seed, **kwargs):
+    return streaming.Blocks(rows, lambda block: block, np.arange(len(rows)), 4, True, seed, kwargs.get("rows_per_epoch"))
+
+
+def tf_epochs(rows, seed, **kwargs):
+    data = streaming.dataset(blocks(rows, seed, **kwargs))
+    return [[(x.numpy()[:, 0].astype(int).tolist(), y.numpy().tolist()) for x, y in data] for _ in range(2)]
+
+
+def sequence_epochs(rows, seed, **kwargs):
+    data = streaming.sequence(blocks(rows, seed, **kwargs))
+    out = []
+    for _ in range(2):
+        out.append([(x[:, 0].astype(int).tolist(), y.tolist()) for x, y in (data[i] for i in range(len(data)))])
+        data.on_epoch_end()
+    return out
+
+
+@pytest.mark.parametrize("epochs", [tf_epochs, sequence_epochs], ids=["tf.data", "PyDataset"])
+def test_feeds_shuffle_every_row_once_per_epoch_reproducibly(epochs, tmp_path, monkeypatch):
     monkeypatch.setattr(streaming, "BLOCK_BYTES", 4 * 3 * 8)  # 8-row blocks: several per epoch
     X = np.repeat(np.arange(50, dtype=np.float32)[:, None], 3, axis=1)
     rows = cache_of(X, tmp_path)
-
-    def epochs(seed):
-        data = streaming.dataset(rows, lambda block: block, np.arange(50), batch_size=4, shuffle=True, seed=seed)
-        return [[(x.numpy()[:, 0].astype(int).tolist(), y.numpy().tolist()) for x, y in data] for _ in range(2)]
-
-    first, again, other = epochs(7), epochs(7), epochs(8)
+    first, again, other = epochs(rows, 7), epochs(rows, 7), epochs(rows, 8)
     for epoch in first:
         order = [v for xs, _ in epoch for v in xs]
         assert sorted(order) == list(range(50)) and order != list(range(50))
         assert all(xs == ys for xs, ys in epoch)  # labels travel with their rows
         assert [len(xs) for xs, _ in epoch[:2]] == [4, 4]
     assert first == again and first != other and first[0] != first[1]
+    # whole batches only: 48 rows of each epoch's permutation, 2 left for later epochs
+    whole = epochs(rows, 7, rows_per_epoch=48)
+    assert [len(epoch) for epoch in whole] == [12, 12] and all(len(xs) == 4 for epoch in whole for xs, _ in epoch)
+
+
+def test_both_feeds_give_the_same_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 4 * 3 * 8)
+    rows = cache_of(np.repeat(np.arange(50, dtype=np.float32)[:, None], 3, axis=1), tmp_path)
+    assert tf_epochs(rows, 5) == sequence_epochs(rows, 5)
 
 
 def test_streamed_normalization_sees_the_training_rows_only(iris_data, tmp_path, monkeypatch):

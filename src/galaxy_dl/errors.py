@@ -18,6 +18,7 @@ class ExitStatus(IntEnum):
     MODEL = 4  # bad or incompatible architecture, estimator archive or weights file
     TRAINING = 5  # training failed (e.g. the loss became NaN)
     OUTPUT = 6  # an output cannot be written
+    PEER = 7  # a distributed run lost a process: one did not start, died or hung, or the coordinator cannot listen
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 
@@ -63,6 +64,12 @@ class OutputError(GalaxyDLError):
     """An output path that cannot be written."""
 
     exit_status = ExitStatus.OUTPUT
+
+
+class PeerError(GalaxyDLError):
+    """A distributed run cannot go on without one of its processes."""
+
+    exit_status = ExitStatus.PEER
 
 
 def first_line(exc: BaseException) -> str:

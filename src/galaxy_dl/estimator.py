@@ -15,7 +15,7 @@ import sys
 
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from . import runtime, streaming
+from . import distribution, runtime, streaming
 from .compilation import (
     CLASSIFICATION_LOSSES,
     canonical_loss,
@@ -24,7 +24,7 @@ from .compilation import (
     make_callback,
     make_optimizer,
 )
-from .errors import DataError, LabelError, ModelError, TrainingError, UsageError, first_line
+from .errors import DataError, LabelError, ModelError, PeerError, TrainingError, UsageError, first_line
 from .layerspec import suggest
 
 TASKS = ("classification", "regression")
@@ -221,7 +221,7 @@ class KerasEstimator(BaseEstimator):
         pipeline of batches (shuffled per epoch with the estimator's seed)."""
         model = model or self.model_
         if streaming.is_lazy(X):
-            feed = {"x": streaming.dataset(X, lambda block: self._inputs(block, model), y, batch_size=batch_size,
+            feed = {"x": streaming.feed(X, lambda block: self._inputs(block, model), y, batch_size=batch_size,
                                            shuffle=bool(shuffle), seed=self.seed)}
             if shuffle is not None:
                 feed["shuffle"] = False  # the pipeline shuffles; Keras cannot shuffle a dataset
@@ -239,40 +239,46 @@ class KerasEstimator(BaseEstimator):
         return 1 if sys.stderr.isatty() else 2
 
     def fit(self, X, y, validation_data=None):
-        """Build from the architecture (seeded first), compile, train; ``validation_data`` is (X, y)."""
+        """Build from the architecture (seeded first), compile, train; ``validation_data`` is (X, y).
+
+        Under a distributed plan (:mod:`galaxy_dl.distribution`) the model is built and trained in the
+        plan's scope, and ``model_`` is a process-local copy of the result.
+        """
         import numpy as np
 
-        model = self._build_model()
-        self.validate(model)
-        self._compile(model)
-        self._adapt_normalization(model, X)
-        y_fit = self._encode_fit(y, model)
-        validation_split = float(self.validation_split or 0)
-        validation = None  # (X, encoded labels)
-        if validation_data is not None:
-            validation = (validation_data[0], self._encode(validation_data[1], model))
-        elif validation_split and streaming.is_lazy(X):
-            X, y_fit, validation = _split_tail(X, y_fit, validation_split)  # as Keras splits arrays
-        fit_kwargs = dict(
-            epochs=int(self.epochs),
-            steps_per_epoch=self.steps_per_epoch,
-            callbacks=[make_callback(spec) for spec in self.callbacks or ()] + [_interrupt_check()],
-            verbose=self._verbose(),
-            class_weight=self._class_weight(y),
-            **self._feed(X, y_fit, model, batch_size=int(self.batch_size), shuffle=bool(self.shuffle)),
-        )
-        if validation is not None:
-            feed = self._feed(*validation, model, batch_size=int(self.batch_size))
-            fit_kwargs["validation_data"] = (feed["x"], feed["y"]) if "y" in feed else feed["x"]
-            fit_kwargs["validation_steps"] = self.validation_steps
-        elif validation_split:
-            fit_kwargs["validation_split"] = validation_split
-        self.n_features_in_ = int(X.shape[1])
-        try:
-            with contextlib.redirect_stdout(sys.stderr):  # keep stdout for tables written to '-'
-                history = model.fit(**fit_kwargs)
-        except (ValueError, TypeError) as exc:
-            raise ModelError(f"the model does not fit the data: {first_line(exc)}") from None
+        plan = distribution.current()
+        with plan.scope():
+            model = self._build_model()
+            self.validate(model)
+            self._compile(model)
+            self._adapt_normalization(model, X)
+            y_fit = self._encode_fit(y, model)
+            fit_kwargs = dict(
+                epochs=int(self.epochs),
+                steps_per_epoch=self.steps_per_epoch,
+                verbose=self._verbose(),
+                class_weight=self._class_weight(y),
+            )
+            validation_split = float(self.validation_split or 0)
+            validation = None  # (X, encoded labels)
+            if validation_data is not None:
+                validation = (validation_data[0], self._encode(validation_data[1], model))
+            elif validation_split and (streaming.is_lazy(X) or plan.shards_data):
+                X, y_fit, validation = _split_tail(X, y_fit, validation_split)  # as Keras splits arrays
+            if plan.shards_data:
+                fit_kwargs.update(plan.feed(self, model, X, y_fit, validation))
+            else:
+                fit_kwargs.update(self._feed(X, y_fit, model, batch_size=int(self.batch_size), shuffle=bool(self.shuffle)))
+                if validation is not None:
+                    feed = self._feed(*validation, model, batch_size=int(self.batch_size))
+                    fit_kwargs["validation_data"] = (feed["x"], feed["y"]) if "y" in feed else feed["x"]
+                    fit_kwargs["validation_steps"] = self.validation_steps
+                elif validation_split:
+                    fit_kwargs["validation_split"] = validation_split
+            fit_kwargs["callbacks"] = (fit_kwargs.pop("callbacks", []) + [make_callback(spec) for spec in self.callbacks or ()]
+                                       + _interrupt_checks())
+            self.n_features_in_ = int(X.shape[1])
+            history = self._run_fit(model, fit_kwargs)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         losses = self.history_.get("loss", [])
         if losses and not all(np.isfinite(losses)):
@@ -280,8 +286,28 @@ class KerasEstimator(BaseEstimator):
                 f"the training loss became {losses[-1]} at epoch {len(losses)}: lower the learning rate, "
                 "scale the inputs (a Normalization layer), or add clipnorm"
             )
-        self.model_ = model
+        self.model_ = plan.replica(self, model)
         return self
+
+    @staticmethod
+    def _run_fit(model, fit_kwargs):
+        try:
+            with contextlib.redirect_stdout(sys.stderr):  # keep stdout for tables written to '-'
+                return model.fit(**fit_kwargs)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            if distribution.peer_lost(exc):
+                raise PeerError(f"lost contact with another process (it died or hung): {first_line(exc)}") from None
+            if isinstance(exc, RuntimeError):
+                raise
+            raise ModelError(f"the model does not fit the data: {first_line(exc)}") from None
+
+    def _rebuild(self):
+        """The architecture built and compiled again without seeding (its weights are about to be set)."""
+        from .architecture import model_from_config
+
+        model = model_from_config(self.architecture, "architecture")
+        self._compile(model)
+        return model
 
     def _class_weight(self, y):
         return None
@@ -335,11 +361,20 @@ def _split_tail(X, y_fit, fraction: float):
     return X[:cut], head, (X[cut:], tail)
 
 
-def _interrupt_check():
-    """A Keras callback that stops training after the batch in which Ctrl-C or SIGTERM arrived."""
+def _interrupt_checks() -> list:
+    """A Keras callback that stops training after the batch in which Ctrl-C or SIGTERM arrived: TensorFlow's
+    tracing and JAX's dispatch can swallow the KeyboardInterrupt. It is marked async-safe, so that Keras need
+    not wait for every step's logs (that wait cost a distributed JAX fit 30% here); Keras raises what the check
+    raised at the next batch."""
     import keras
 
-    return keras.callbacks.LambdaCallback(on_train_batch_end=runtime.check_interrupted)
+    class InterruptCheck(keras.callbacks.Callback):
+        async_safe = True
+
+        def on_train_batch_end(self, batch, logs=None):
+            runtime.check_interrupted()
+
+    return [InterruptCheck()]
 
 
 def output_names(model) -> list[str]:

@@ -78,14 +78,20 @@ def default_threads() -> int | None:
 _threads: int | None = None
 
 
-def configure(threads: int | None = None) -> None:
-    """Quiet TensorFlow's C++ logging and cap the thread pools; call before importing NumPy or Keras.
+BACKENDS = ("tensorflow", "jax")
+JAX_EXTRA = "pip install 'galaxy-dl[jax]'"
+
+
+def configure(threads: int | None = None, backend: str | None = None) -> None:
+    """Quiet TensorFlow's C++ logging, choose the Keras backend and cap the thread pools; call before
+    importing NumPy or Keras.
 
     BLAS pools that are already loaded are capped too (threadpoolctl); TensorFlow's own pools
     are set when Keras is imported (:func:`import_keras`).
     """
     global _threads
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    select_backend(backend)
     if threads:
         _threads = threads
         for name in THREAD_VARIABLES:
@@ -94,6 +100,32 @@ def configure(threads: int | None = None) -> None:
             from threadpoolctl import threadpool_limits
 
             threadpool_limits(threads)
+
+
+def select_backend(name: str | None) -> str:
+    """Keras' backend: ``name`` (--backend), else $KERAS_BACKEND, else TensorFlow; jax must be installed
+    for JAX (checked without importing it, so that --help and option errors stay fast)."""
+    from .errors import UsageError
+
+    name = name or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    if name not in BACKENDS:
+        raise UsageError(f"--backend: {name!r} is not one of {', '.join(BACKENDS)} (from $KERAS_BACKEND)")
+    loaded = sys.modules.get("keras")
+    if loaded is not None and loaded.backend.backend() != name:
+        raise UsageError(f"--backend {name}: Keras is already loaded on {loaded.backend.backend()} in this process")
+    if name == "jax" and not _importable("jax"):
+        raise UsageError(f"--backend jax needs jax, which is not installed: {JAX_EXTRA}")
+    os.environ["KERAS_BACKEND"] = name
+    return name
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a module set to None in sys.modules, or without a spec
+        return False
 
 
 def thread_budget() -> int:
@@ -176,9 +208,23 @@ def imports_done() -> None:
     gc.enable()
 
 
+@contextlib.contextmanager
+def _without_jax():
+    """On TensorFlow, keep jax (when installed) from being imported with Keras: TensorFlow's lite
+    converter imports it if it can, for nothing here, at 0.8 s of every program's start-up."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "jax" in sys.modules:
+        yield
+        return
+    sys.modules["jax"] = None  # makes `import jax` raise ImportError
+    try:
+        yield
+    finally:
+        del sys.modules["jax"]
+
+
 def import_keras():
     """Import Keras (and its backend) quietly, then resume garbage collection; later imports are free."""
-    with quiet_native_stderr():
+    with quiet_native_stderr(), _without_jax():
         import keras
     imports_done()
     if _threads and keras.backend.backend() == "tensorflow":

@@ -123,53 +123,85 @@ def block_rows(n_columns: int, batch_size: int = 1) -> int:
     return max(batch_size, rows // batch_size * batch_size)
 
 
-def dataset(X: Rows, to_inputs, y=None, *, batch_size: int, shuffle: bool = False, seed: int | None = None):
-    """A ``tf.data.Dataset`` of (inputs[, y]) batches of ``X``; ``to_inputs`` shapes a dense block for the
-    model, ``y`` is the encoded label array (or a list of them, one per output).
+def feed(X: Rows, to_inputs, y=None, *, batch_size: int, shuffle: bool = False, seed=None,
+         rows_per_epoch: int | None = None):
+    """Keras' ``x`` for the rows of ``X``, batch by batch: a tf.data pipeline on TensorFlow (:func:`dataset`),
+    a ``keras.utils.PyDataset`` elsewhere (:func:`sequence`); the same batches either way.
 
-    Blocks are loaded by ``tf.numpy_function`` over a range of block numbers: ``from_generator`` (which
-    ``PyDataset`` uses too) made training 1.6-2x slower here, most of it kernel time, while a numpy_function
-    pipeline trains as fast as arrays in memory (bench/README.md, section 7).
+    ``to_inputs`` shapes a dense block for the model, ``y`` is the encoded label array (or a list of them,
+    one per output). Each epoch (when ``shuffle``) draws a seeded permutation of the rows, cut into blocks of
+    about :data:`BLOCK_BYTES`, each read in one sorted pass and sliced into batches in permutation order.
+    ``rows_per_epoch`` (a multiple of ``batch_size``) feeds only that many rows of each epoch's permutation:
+    whole batches only, as a distributed run needs.
     """
+    import keras
+
+    make = dataset if keras.backend.backend() == "tensorflow" else sequence
+    return make(Blocks(X, to_inputs, y, batch_size, shuffle, seed, rows_per_epoch))
+
+
+class Blocks:
+    """The rows of each epoch's permutation as ``pieces`` (start, stop, batch size) of whole batches."""
+
+    def __init__(self, X, to_inputs, y, batch_size, shuffle, seed, rows_per_epoch):
+        import numpy as np
+
+        from .runtime import return_large_buffers
+
+        n = len(X)
+        if n == 0:
+            raise ValueError("no rows to feed")
+        return_large_buffers()
+        self.X, self.to_inputs, self.batch_size, self.shuffle = X, to_inputs, batch_size, shuffle
+        self.labels = None if y is None else (tuple(y) if isinstance(y, list) else y)
+        self.rng = np.random.default_rng(seed)
+        self.order = np.arange(n)
+        per_block = block_rows(X.shape[1], batch_size)
+        full = n // batch_size * batch_size if rows_per_epoch is None else min(rows_per_epoch, n)
+        self.pieces = [(start, min(start + per_block, full), batch_size) for start in range(0, full, per_block)]
+        if rows_per_epoch is None and full < n:
+            self.pieces.append((full, n, n - full))  # the last, partial batch
+        self.batches = -(-self.pieces[-1][1] // batch_size)
+
+    def element(self, rows):
+        """(inputs,) or (inputs, labels) for ``rows`` of X, as Keras reads them."""
+        import keras
+
+        inputs = self.to_inputs(self.X.dense(rows))
+        inputs = tuple(inputs) if isinstance(inputs, list) else inputs
+        if self.labels is None:
+            return (inputs,)  # a 1-tuple: Keras reads it as x alone, even for several inputs
+        return inputs, keras.tree.map_structure(lambda a: a[rows], self.labels)
+
+    def load(self, piece: int):
+        """The element of one piece's rows; a new epoch (piece 0) first draws a new permutation."""
+        start, stop, _ = self.pieces[piece]
+        if start == 0 and self.shuffle:
+            self.order = self.rng.permutation(len(self.X))
+        return self.element(self.order[start:stop])
+
+
+def dataset(blocks: Blocks):
+    """A ``tf.data.Dataset`` over ``blocks``: each block loaded by one ``tf.numpy_function`` call over a range of
+    block numbers, then sliced by tf.data. ``from_generator`` (which ``PyDataset`` uses on TensorFlow too) made
+    training 1.6-2x slower here, while this pipeline trains as fast as arrays in memory (bench/README.md,
+    section 7)."""
     import keras
     import numpy as np
     import tensorflow as tf
 
-    from .runtime import return_large_buffers
-
-    n = len(X)
-    if n == 0:
-        raise ValueError("no rows to feed")
-    return_large_buffers()
-    rng = np.random.default_rng(seed)
-    per_block = block_rows(X.shape[1], batch_size)
-    full = n // batch_size * batch_size
-    pieces = [(start, min(start + per_block, full), batch_size) for start in range(0, full, per_block)]
-    if full < n:
-        pieces.append((full, n, n - full))  # the last, partial batch
-    # The pipeline's functions reach the data through a weak reference held by the returned dataset:
+    # The pipeline's functions reach the blocks through a weak reference held by the returned dataset:
     # TensorFlow keeps every numpy_function it registered, so a strong one would keep each view's
     # index arrays and each predicted chunk alive for the rest of the process.
-    state = _FeedState(X, to_inputs, None if y is None else (tuple(y) if isinstance(y, list) else y), np.arange(n))
-    reach = weakref.ref(state)
-
-    def element(rows):
-        feed = reach()
-        inputs = feed.to_inputs(feed.X.dense(rows))
-        inputs = tuple(inputs) if isinstance(inputs, list) else inputs
-        if feed.labels is None:
-            return (inputs,)  # a 1-tuple: Keras reads it as x alone, even for several inputs
-        return inputs, keras.tree.map_structure(lambda a: a[rows], feed.labels)
+    reach = weakref.ref(blocks)
+    pieces = blocks.pieces
 
     def load(piece):
-        start, stop, size = pieces[int(piece)]
-        feed = reach()
-        if start == 0 and shuffle:  # a new epoch: a new permutation
-            feed.order = rng.permutation(n)
-        values = keras.tree.flatten(element(feed.order[start:stop]))
+        size = pieces[int(piece)][2]
+        values = keras.tree.flatten(reach().load(int(piece)))
         return [a.reshape(len(a) // size, size, *a.shape[1:]) for a in values]  # whole batches for tf.data to slice
 
-    structure = element(np.arange(1))
+    structure = blocks.element(np.arange(1))
     leaves = keras.tree.flatten(structure)
 
     def batches(piece):
@@ -179,14 +211,36 @@ def dataset(X: Rows, to_inputs, y=None, *, batch_size: int, shuffle: bool = Fals
         return tf.data.Dataset.from_tensor_slices(keras.tree.pack_sequence_as(structure, flat))
 
     data = tf.data.Dataset.range(len(pieces)).flat_map(batches)
-    data = data.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size))).prefetch(1)
-    data._galaxy_dl_feed = state  # lives as long as the dataset Keras holds
+    data = data.apply(tf.data.experimental.assert_cardinality(blocks.batches)).prefetch(1)
+    data._galaxy_dl_feed = blocks  # lives as long as the dataset Keras holds
     return data
 
 
-@dataclass
-class _FeedState:
-    X: Rows
-    to_inputs: object
-    labels: object
-    order: object
+def sequence(blocks: Blocks):
+    """A ``keras.utils.PyDataset`` over ``blocks``, for JAX: there Keras turns each tf.data batch back into NumPy;
+    section 4's fit took 1.04x the arrays' time fed by a PyDataset and 1.20x by a numpy_function pipeline
+    (bench/README.md, section 8). Batches are asked for in order; the block that holds a batch is loaded once."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.piece, self.block = None, None
+            self.first = [start // blocks.batch_size for start, _, _ in blocks.pieces]  # each piece's first batch
+
+        def __len__(self):
+            return blocks.batches
+
+        def __getitem__(self, index):
+            import bisect
+
+            piece = bisect.bisect_right(self.first, index) - 1
+            if piece != self.piece:
+                self.piece, self.block = piece, blocks.load(piece)
+            start = (index - self.first[piece]) * blocks.batch_size
+            return keras.tree.map_structure(lambda a: a[start:start + blocks.batch_size], self.block)
+
+        def on_epoch_end(self):
+            self.piece = self.block = None  # the next epoch starts at piece 0: a new permutation
+
+    return Batches()

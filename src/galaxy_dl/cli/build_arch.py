@@ -2,7 +2,7 @@
 
 import click
 
-from .common import load_keras, program, setup_runtime, threads_option
+from .common import backend_option, load_keras, program, setup_runtime, threads_option
 
 
 @program("build-arch", help="""Build a Keras model architecture and write it as Keras JSON.
@@ -23,9 +23,10 @@ regularizers and constraints may be called inside it, e.g.
 @click.option("--name", default=None, help="Model name.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Architecture JSON to write ('-' for stdout).")
 @click.option("--quiet", is_flag=True, help="Do not print the model summary to stderr.")
+@backend_option
 @threads_option
-def main(input_shape, layers, spec_path, name, output, quiet, threads):
-    setup_runtime(threads)
+def main(input_shape, layers, spec_path, name, output, quiet, threads, backend):
+    setup_runtime(threads, backend)
     from ..fileio import check_writable, write_text
     from ..layerspec import parse_layer, parse_shape
 

@@ -2,7 +2,7 @@
 
 import click
 
-from .common import load_keras, program, setup_runtime, split_list, threads_option
+from .common import backend_option, load_keras, program, setup_runtime, split_list, threads_option
 
 
 @program("build-model", help="""Make an estimator archive (ZIP of JSON, never a pickle) from an architecture.
@@ -42,9 +42,10 @@ another archive, with any flag given overriding its setting.""")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="YAML/JSON file with any of the options above.")
 @click.option("--params-out", default=None, metavar="PATH", help="Also write the estimator's parameters as a table.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Estimator archive to write.")
+@backend_option
 @threads_option
-def main(arch_path, from_path, config_path, params_out, output, threads, **options):
-    setup_runtime(threads)
+def main(arch_path, from_path, config_path, params_out, output, threads, backend, **options):
+    setup_runtime(threads, backend)
     from ..fileio import check_writable
 
     if (arch_path is None) == (from_path is None):

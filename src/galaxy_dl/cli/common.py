@@ -5,6 +5,7 @@ Nothing heavy is imported here, so ``--help`` and option errors answer in millis
 
 import errno
 import functools
+import os
 import sys
 
 import click
@@ -17,11 +18,16 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class GroupedCommand(click.Command):
-    """A command whose --help lists its options in sections by purpose (``sections``: title -> option names)."""
+    """A command whose --help lists its options in sections by purpose (``sections``: title -> option names);
+    it keeps its raw arguments in ``ctx.meta["argv"]`` for the local launcher."""
 
     def __init__(self, *args, sections: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.sections = sections or {}
+
+    def parse_args(self, ctx, args):
+        ctx.meta["argv"] = list(args)
+        return super().parse_args(ctx, args)
 
     def format_options(self, ctx, formatter):
         records = {param.name: param.get_help_record(ctx) for param in self.get_params(ctx)}
@@ -81,6 +87,11 @@ def program(name: str, sections: dict | None = None, **command_kwargs):
 
 def _fail(name: str, message: str, status: int):
     click.echo(f"{name}: error: {message}", err=True)
+    distribution = sys.modules.get("galaxy_dl.distribution")
+    if distribution is not None and distribution.exit_now():  # JAX's shutdown would wait for the lost peer
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(status))
     sys.exit(int(status))
 
 
@@ -93,11 +104,18 @@ def threads_option(fn):
     )(fn)
 
 
-def setup_runtime(threads):
-    """Cap threads and quiet TensorFlow: first thing in a command, before NumPy loads."""
+backend_option = click.option(
+    "--backend", type=click.Choice(["tensorflow", "jax"]), default=None,
+    help="Keras backend [default: $KERAS_BACKEND, else tensorflow]; jax needs pip install 'galaxy-dl[jax]'.")
+
+
+def setup_runtime(threads, backend=None) -> str:
+    """Choose the backend, cap threads and quiet TensorFlow: first thing in a command, before NumPy loads;
+    returns the backend."""
     from .. import runtime
 
-    runtime.configure(threads or runtime.default_threads())
+    runtime.configure(threads or runtime.default_threads(), backend)
+    return os.environ["KERAS_BACKEND"]
 
 
 def load_keras():

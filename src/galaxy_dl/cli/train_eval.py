@@ -1,11 +1,13 @@
 """train-eval: train an estimator under a scheme, score it, write the fitted estimator and weights."""
 
 import os
+import sys
 
 import click
 
+from ..distribution import DEFAULT_PEER_TIMEOUT
 from ..schemes import CV_KINDS, SCHEMES, SPLITS
-from .common import load_keras, no_header_option, program, setup_runtime, split_list, table_options, table_spec, threads_option
+from .common import backend_option, load_keras, no_header_option, program, setup_runtime, split_list, table_options, table_spec, threads_option
 
 
 def _size(ctx, param, value):
@@ -24,6 +26,8 @@ SECTIONS = {
                "test_groups", "scoring", "seed"],
     "Outputs": ["scores_path", "fitted_model", "weights_path", "predictions_out", "history_out"],
     "Runtime": ["stream", "memory_budget", "cache_dir", "threads", "debug", "version", "help"],
+    "Distribution": ["backend", "distribute", "devices", "coordinator", "num_processes", "process_id", "peer_timeout",
+                     "local_processes", "timeout"],
 }
 
 
@@ -41,7 +45,12 @@ refitted on all rows unless --no-refit).
 Inputs: tab-separated tables (plain or gzip), Matrix Market (.mtx, kept sparse)
 and AnnData (.h5ad: X or --x-layer, labels from an obs column with --y-obs).
 Data larger than --memory-budget is parsed once into a float32 cache on disk
-and streamed in shuffled batches (--stream / --no-stream force either).""")
+and streamed in shuffled batches (--stream / --no-stream force either).
+
+Data-parallel training: --distribute over this machine's devices (TensorFlow's
+MirroredStrategy, or JAX), and with --backend jax over several processes:
+started by srun under SLURM, or given --coordinator/--num-processes/--process-id,
+or all on this machine with --local-processes N.""")
 @click.option("--model", "model_path", required=True, metavar="PATH", help="Estimator archive from build-model.")
 @click.option("--x", "x_path", required=True, metavar="PATH", help="Features: table ('-' for stdin), Matrix Market or .h5ad.")
 @click.option("--y", "y_path", default=None, metavar="PATH", help="Label table (one column, or choose with --y-cols/--y-names).")
@@ -78,10 +87,41 @@ and streamed in shuffled batches (--stream / --no-stream force either).""")
               help="Memory the features may take before they are streamed [default: half of $GALAXY_MEMORY_MB, else of free RAM].")
 @click.option("--cache-dir", default=None, metavar="DIR", help="Where a streamed run's row cache goes [default: $TMPDIR, else .].")
 @threads_option
+@backend_option
+@click.option("--distribute", is_flag=True, help="Train data-parallel over every local device (or --devices) and process.")
+@click.option("--devices", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Devices per process [default: every accelerator; without one, N splits the CPU, for testing].")
+@click.option("--coordinator", default=None, metavar="HOST:PORT", help="Process 0's address (not needed under SLURM's srun).")
+@click.option("--num-processes", type=click.IntRange(min=1), default=None, metavar="N", help="Processes in the run.")
+@click.option("--process-id", type=click.IntRange(min=0), default=None, metavar="I", help="This process's number, 0 to N-1.")
+@click.option("--peer-timeout", type=click.IntRange(min=1), default=DEFAULT_PEER_TIMEOUT, show_default=True, metavar="SECONDS",
+              help="How long processes wait for each other before giving up.")
+@click.option("--local-processes", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Start N processes on 127.0.0.1 and watch them as one job (implies --distribute --backend jax).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="With --local-processes: stop every process when the run takes longer.")
 def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budget, cache_dir, no_header, scheme, split, val_size, test_size, cv_kind, folds, repeats,
          refit, groups_path, groups_column, val_groups, test_groups, scoring, missing, seed, scores_path, fitted_model, weights_path,
-         predictions_out, history_out, threads, **table_params):
-    setup_runtime(threads)
+         predictions_out, history_out, threads, backend, distribute, devices, coordinator, num_processes, process_id,
+         peer_timeout, local_processes, timeout, **table_params):
+    if local_processes:
+        if backend == "tensorflow":
+            raise click.UsageError("--local-processes trains with JAX: drop --backend tensorflow")
+        if coordinator or num_processes is not None or process_id is not None:
+            raise click.UsageError("--local-processes chooses the coordinator and process ids: drop --coordinator, "
+                                   "--num-processes and --process-id")
+        setup_runtime(threads, "jax")
+        from ..launcher import run
+        from ..runtime import thread_budget
+
+        ctx = click.get_current_context()
+        ctx.exit(run("train-eval", __name__, ctx.meta["argv"], local_processes, timeout, thread_budget()))
+    if timeout is not None:
+        raise click.UsageError("--timeout applies to --local-processes")
+    from .. import distribution
+
+    cluster = distribution.Cluster(distribute, devices, coordinator, num_processes, process_id, peer_timeout)
+    backend = setup_runtime(threads, backend)
     from ..features import Streaming
     from ..fileio import check_writable
     from ..tables import TableSpec
@@ -103,20 +143,35 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
     for option, path in outputs.items():
         if path:
             check_writable(path, option)
+    distribution.prepare(cluster, backend)
     x_spec = table_spec(x_path, "x", table_params, no_header)
     y_spec = table_spec(y_path, "y", table_params, no_header) if y_path else None
     groups_spec = TableSpec(groups_path, header=not no_header, option="--groups") if groups_path else None
     how = Streaming(stream, memory_budget, cache_dir)
     data = TrainingData.read(x_spec, y_spec, target=target, groups=groups_spec, groups_column=groups_column,
                              missing=missing, layer=x_layer, how=how)
+    from ..runtime import quiet_native_stderr
+
+    with quiet_native_stderr():
+        plan = distribution.start(cluster, backend)
     load_keras()
     from ..archive import load
 
     estimator = load(model_path, f"--model {model_path}")
     if seed is not None:
         estimator.set_params(seed=seed)
-    report = run_scheme(estimator, data, scheme=scheme, split=split, val_size=val_size, test_size=test_size,
-                        cv_kind=cv_kind, folds=folds, repeats=repeats, refit=refit, scoring=split_list(scoring),
-                        val_groups=split_list(val_groups), test_groups=split_list(test_groups))
-    write_outputs(report, data, scores=scores_path, fitted_model=fitted_model, weights=weights_path,
-                  predictions=predictions_out, history=history_out)
+    if cluster.distribute:
+        plan.prepare(estimator)
+        if plan.writes_outputs:
+            print(f"note: training data-parallel: {plan.describe()}", file=sys.stderr)
+    with distribution.using(plan):
+        report = run_scheme(estimator, data, scheme=scheme, split=split, val_size=val_size, test_size=test_size,
+                            cv_kind=cv_kind, folds=folds, repeats=repeats, refit=refit, scoring=split_list(scoring),
+                            val_groups=split_list(val_groups), test_groups=split_list(test_groups))
+    if plan.writes_outputs:
+        write_outputs(report, data, scores=scores_path, fitted_model=fitted_model, weights=weights_path,
+                      predictions=predictions_out, history=history_out)
+
+
+if __name__ == "__main__":  # the processes that --local-processes starts
+    main()
