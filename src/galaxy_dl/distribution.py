@@ -100,11 +100,15 @@ def start(cluster: Cluster, backend: str):
 
 @contextlib.contextmanager
 def using(plan):
-    """Every estimator fit inside trains under ``plan``."""
+    """Every estimator fit inside trains under ``plan``; an error that means a lost peer becomes a PeerError."""
     global _current
     saved, _current = _current, plan
     try:
         yield plan
+    except Exception as exc:
+        if peer_lost(exc):
+            raise lost_peer(exc) from None
+        raise
     finally:
         _current = saved
 
@@ -460,4 +464,10 @@ def _parse_hello(hello: bytes, n: int) -> int | None:
 def peer_lost(exc: BaseException) -> bool:
     """An error that means a peer died or the collectives broke (Gloo, the coordination service)."""
     text = str(exc)
-    return _joined and any(s in text for s in ("Gloo", "UNAVAILABLE", "coordination", "DEADLINE_EXCEEDED"))
+    return _joined and not isinstance(exc, PeerError) and any(
+        s in text for s in ("Gloo", "UNAVAILABLE", "coordination", "DEADLINE_EXCEEDED"))
+
+
+def lost_peer(exc: BaseException) -> PeerError:
+    first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    return PeerError(f"lost contact with another process (it died or hung): {first}")

@@ -24,7 +24,7 @@ from .compilation import (
     make_callback,
     make_optimizer,
 )
-from .errors import DataError, LabelError, ModelError, PeerError, TrainingError, UsageError, first_line
+from .errors import DataError, LabelError, ModelError, TrainingError, UsageError, first_line
 from .layerspec import suggest
 
 TASKS = ("classification", "regression")
@@ -294,11 +294,9 @@ class KerasEstimator(BaseEstimator):
         try:
             with contextlib.redirect_stdout(sys.stderr):  # keep stdout for tables written to '-'
                 return model.fit(**fit_kwargs)
-        except (ValueError, TypeError, RuntimeError) as exc:
+        except (ValueError, TypeError) as exc:
             if distribution.peer_lost(exc):
-                raise PeerError(f"lost contact with another process (it died or hung): {first_line(exc)}") from None
-            if isinstance(exc, RuntimeError):
-                raise
+                raise distribution.lost_peer(exc) from None
             raise ModelError(f"the model does not fit the data: {first_line(exc)}") from None
 
     def _rebuild(self):

@@ -140,7 +140,11 @@ def seed(value: int) -> None:
     """
     import keras
 
-    with quiet_native_stderr():  # on JAX, Keras imports TensorFlow here to seed it too
+    # On JAX, Keras would import TensorFlow here only to seed it: 3 s of a JAX program's start-up, for tf.data
+    # pipelines that JAX runs do not use. Keras then takes TensorFlow for absent, which changes nothing that works
+    # on JAX (its TensorFlow-only lookup layers cannot run inside a JAX model in any case).
+    hide = keras.backend.backend() != "tensorflow"
+    with quiet_native_stderr(), (_hidden("tensorflow") if hide else contextlib.nullcontext()):
         keras.utils.set_random_seed(value)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -209,17 +213,24 @@ def imports_done() -> None:
 
 
 @contextlib.contextmanager
-def _without_jax():
-    """On TensorFlow, keep jax (when installed) from being imported with Keras: TensorFlow's lite
-    converter imports it if it can, for nothing here, at 0.8 s of every program's start-up."""
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "jax" in sys.modules:
+def _hidden(module: str):
+    """``import module`` raises ImportError inside (unless it is already imported)."""
+    if module in sys.modules:
         yield
         return
-    sys.modules["jax"] = None  # makes `import jax` raise ImportError
+    sys.modules[module] = None
     try:
         yield
     finally:
-        del sys.modules["jax"]
+        del sys.modules[module]
+
+
+def _without_jax():
+    """On TensorFlow, keep jax (when installed) from being imported with Keras: TensorFlow's lite
+    converter imports it if it can, for nothing here, at 0.8 s of every program's start-up."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return contextlib.nullcontext()
+    return _hidden("jax")
 
 
 def import_keras():

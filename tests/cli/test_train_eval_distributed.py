@@ -132,9 +132,9 @@ def test_tensorflow_mirrored_strategy_over_two_logical_cpus(tmp_path):
 class Process:
     """One train-eval process started by hand (as srun or a user would), its stderr read line by line."""
 
-    def __init__(self, cmd, prefix=()):
+    def __init__(self, cmd, prefix=(), env=None):
         self.popen = subprocess.Popen([*prefix, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                      start_new_session=True)
+                                      start_new_session=True, env=env)
         self.lines = queue.Queue()
         self.seen = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -191,6 +191,37 @@ def test_processes_started_by_hand_agree_and_only_process_0_writes(iris_model, o
     assert "process 0 of 2" in digests[0] and "process 1 of 2" in digests[1]
     assert_same_training(tmp_path / "out0", one_process)
     assert os.listdir(tmp_path / "out1") == []  # only process 0 writes
+
+
+def test_srun_tasks_need_no_options(iris_model, one_process, netns, tmp_path):
+    """Two tasks as srun starts them on one node (SLURM's variables; JAX finds the coordinator from them)."""
+    job = next(j for j in range(4000 + os.getpid() % 1000, 9000) if _port_free(j % 4096 + 61440))
+    started = []
+    try:
+        for task in range(2):
+            env = {**{k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}, "SLURM_JOB_ID": str(job), "SLURM_STEP_NODELIST": "127.0.0.1", "SLURM_NTASKS": "2",
+                   "SLURM_STEP_NUM_TASKS": "2", "SLURM_STEP_NUM_NODES": "1", "SLURM_PROCID": str(task),
+                   "SLURM_LOCALID": str(task)}
+            started.append(Process(command(iris_model, tmp_path / f"out{task}", "--distribute", "--peer-timeout", "60"),
+                                   netns, env))
+        assert [p.finish() for p in started] == [0, 0], [p.seen[-5:] for p in started]
+    finally:
+        for p in started:
+            p.kill()
+    assert any("JAX DataParallel over 2 devices (2 processes x 1)" in line for line in started[0].seen)
+    assert_same_training(tmp_path / "out0", one_process)
+    assert os.listdir(tmp_path / "out1") == []
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 def test_a_peer_killed_mid_training_ends_the_other_with_one_line(iris_model, netns, tmp_path):

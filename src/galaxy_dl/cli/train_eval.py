@@ -121,6 +121,8 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
     from .. import distribution
 
     cluster = distribution.Cluster(distribute, devices, coordinator, num_processes, process_id, peer_timeout)
+    if cluster.multi_process and backend is None and not os.environ.get("KERAS_BACKEND"):
+        backend = "jax"  # the only engine for several processes: srun train-eval --distribute needs no more
     backend = setup_runtime(threads, backend)
     from ..features import Streaming
     from ..fileio import check_writable
