@@ -268,9 +268,9 @@ class JaxPlan(_Distributed):
                              f"({self._layout()}); it is the global batch")
 
     def feed(self, estimator, model, X, y, validation) -> dict:
-        """Keras' fit arguments: this process's share of the rows as a tf.data pipeline of its part of
-        each global batch (an epoch is as many whole global batches as the smallest share holds), and
-        validation scored on a local replica at the end of every epoch."""
+        """Keras' fit arguments: this process's share of the rows, fed as its part of each global batch (an epoch
+        is as many whole global batches as the smallest share holds), and validation scored on a local replica at
+        the end of every epoch."""
         import keras
         import numpy as np
 
@@ -291,42 +291,35 @@ class JaxPlan(_Distributed):
         labels = keras.tree.map_structure(lambda a: a[rows], y)
         seed = None if estimator.seed is None else [int(estimator.seed), self.process_id]
         data = streaming.feed(share, lambda block: estimator._inputs(block, model), labels, batch_size=part,
-                                 shuffle=bool(estimator.shuffle), seed=seed, rows_per_epoch=steps * part)
+                              shuffle=bool(estimator.shuffle), seed=seed, rows_per_epoch=steps * part)
         feed = {"x": data, "shuffle": False}
         if validation is not None:
-            feed["callbacks"] = [ReplicaValidation(estimator, model, validation)]
+            feed["callbacks"] = [replica_validation(estimator, validation)]
         return feed
 
 
-def _replica_validation_class():
+def replica_validation(estimator, validation):
+    """A callback that adds val_* scores at each epoch's end, from a process-local copy of the model (every
+    process holds the whole validation set): a sharded evaluation would need every batch split evenly over
+    the devices."""
     import keras
 
     class ReplicaValidation(keras.callbacks.Callback):
-        """val_* scores at each epoch's end from a process-local copy of the model (every process holds the
-        whole validation set): a sharded evaluation would need every batch split evenly over the devices."""
-
-        def __init__(self, estimator, model, validation):
-            super().__init__()
-            self.estimator, self.validation = estimator, validation
-            self.local = None
+        local = None
 
         def on_epoch_end(self, epoch, logs=None):
             weights = self.model.get_weights()
             with outside_distribution():
                 if self.local is None:
-                    self.local = self.estimator._rebuild()
+                    self.local = estimator._rebuild()
                 set_weights(self.local, weights)
-                X, y = self.validation
-                scores = self.local.evaluate(**self.estimator._feed(X, y, self.local, batch_size=int(self.estimator.batch_size)),
-                                             verbose=0, return_dict=True)
+                X, y = validation
+                feed = estimator._feed(X, y, self.local, batch_size=int(estimator.batch_size))
+                scores = self.local.evaluate(**feed, verbose=0, return_dict=True)
             if logs is not None:
                 logs.update({f"val_{name}": value for name, value in scores.items()})
 
-    return ReplicaValidation
-
-
-def ReplicaValidation(estimator, model, validation):
-    return _replica_validation_class()(estimator, model, validation)
+    return ReplicaValidation()
 
 
 def set_weights(model, weights) -> None:
