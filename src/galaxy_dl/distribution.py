@@ -82,6 +82,7 @@ def prepare(cluster: Cluster, backend: str) -> None:
 
 
 _current = None
+_joined = False  # this process joined a multi-process run (jax.distributed)
 
 
 def current():
@@ -132,9 +133,6 @@ class Local:
 
     def replica(self, estimator, model):
         return model
-
-    def describe(self) -> str:
-        return "one device"
 
 
 class _Distributed(Local):
@@ -364,9 +362,6 @@ def join(cluster: Cluster) -> None:
         )
     global _joined
     _joined = True
-
-
-_joined = False
 
 
 def exit_now() -> bool:

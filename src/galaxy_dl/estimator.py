@@ -157,10 +157,10 @@ class KerasEstimator(BaseEstimator):
 
     # --- Keras plumbing --------------------------------------------------------------
 
-    def _build_model(self):
+    def _build_model(self, seeded: bool = True):
         from .architecture import check_safe, model_from_config
 
-        if self.seed is not None:
+        if seeded and self.seed is not None:
             runtime.seed(int(self.seed))
         if not isinstance(self.architecture, dict):
             raise ModelError("the estimator has no architecture")
@@ -301,9 +301,7 @@ class KerasEstimator(BaseEstimator):
 
     def _rebuild(self):
         """The architecture built and compiled again without seeding (its weights are about to be set)."""
-        from .architecture import model_from_config
-
-        model = model_from_config(self.architecture, "architecture")
+        model = self._build_model(seeded=False)
         self._compile(model)
         return model
 

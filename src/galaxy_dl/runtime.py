@@ -82,16 +82,16 @@ BACKENDS = ("tensorflow", "jax")
 JAX_EXTRA = "pip install 'galaxy-dl[jax]'"
 
 
-def configure(threads: int | None = None, backend: str | None = None) -> None:
-    """Quiet TensorFlow's C++ logging, choose the Keras backend and cap the thread pools; call before
-    importing NumPy or Keras.
+def configure(threads: int | None = None, backend: str | None = None) -> str:
+    """Quiet TensorFlow's C++ logging, choose the Keras backend (returned) and cap the thread pools; call
+    before importing NumPy or Keras.
 
     BLAS pools that are already loaded are capped too (threadpoolctl); TensorFlow's own pools
     are set when Keras is imported (:func:`import_keras`).
     """
     global _threads
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    select_backend(backend)
+    chosen = select_backend(backend)
     if threads:
         _threads = threads
         for name in THREAD_VARIABLES:
@@ -100,6 +100,7 @@ def configure(threads: int | None = None, backend: str | None = None) -> None:
             from threadpoolctl import threadpool_limits
 
             threadpool_limits(threads)
+    return chosen
 
 
 def select_backend(name: str | None) -> str:

@@ -12,6 +12,7 @@ import click
 
 from .. import __version__
 from ..errors import ExitStatus, GalaxyDLError, OutputError, first_line
+from ..runtime import BACKENDS, JAX_EXTRA
 from ..tables import Columns, TableSpec
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -105,8 +106,8 @@ def threads_option(fn):
 
 
 backend_option = click.option(
-    "--backend", type=click.Choice(["tensorflow", "jax"]), default=None,
-    help="Keras backend [default: $KERAS_BACKEND, else tensorflow]; jax needs pip install 'galaxy-dl[jax]'.")
+    "--backend", type=click.Choice(BACKENDS), default=None,
+    help=f"Keras backend [default: $KERAS_BACKEND, else tensorflow]; jax needs {JAX_EXTRA}.")
 
 
 def setup_runtime(threads, backend=None) -> str:
@@ -114,8 +115,7 @@ def setup_runtime(threads, backend=None) -> str:
     returns the backend."""
     from .. import runtime
 
-    runtime.configure(threads or runtime.default_threads(), backend)
-    return os.environ["KERAS_BACKEND"]
+    return runtime.configure(threads or runtime.default_threads(), backend)
 
 
 def load_keras():
