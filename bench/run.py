@@ -412,8 +412,57 @@ def distributed():
     RESULTS["distributed"] = out
 
 
+SEARCH_GRID = {"dense.units": [32, 64], "learning_rate": [0.001, 0.01], "batch_size": [128, 256]}
+
+
+def search():
+    section("9. Hyperparameter search: a grid of 8 settings x 3 folds on 20,000 rows x 100 columns (3 epochs each), "
+            "train-eval --search with --jobs 1 and 2, and the same fits in a plain GridSearchCV loop")
+    table = WORK / "search_20k.tsv"
+    write_numeric_tsv(table, 20_000, seed=9)
+    arch, model = WORK / "search_arch.json", WORK / "search_model.zip"
+    run_once(["build-arch", "--input-shape", "100", "--layer", 'Dense(64, activation="relu")',
+              "--layer", 'Dense(1, activation="sigmoid")', "-o", arch, "--quiet"])
+    run_once(["build-model", "--arch", arch, "--optimizer", "adam", "--epochs", "3", "--batch-size", "256",
+              "--seed", "42", "--verbose", "0", "-o", model])
+    params = [a for name, values in SEARCH_GRID.items() for a in ("--param", f"{name}={','.join(map(str, values))}")]
+
+    def ours(jobs):
+        return (["train-eval", "--model", model, "--x", table, "--target", "label", "--search", "grid", *params,
+                 "--folds", "3", "--scores", WORK / f"search_scores_{jobs}.tsv", "--search-results",
+                 WORK / f"search_results_{jobs}.tsv", "--fitted-model", WORK / f"search_fitted_{jobs}.zip",
+                 "--jobs", str(jobs)], ENV)
+
+    plain_loop = ([sys.executable, ROOT / "bench" / "search_plain.py", WORK, model, table, json.dumps(SEARCH_GRID)],
+                  {**ENV, "PYTHONPATH": str(ROOT / "bench")})
+    repeats = int(os.environ.get("BENCH_SEARCH_REPEATS", "3"))
+    runs = interleaved({"jobs_1": ours(1), "jobs_2": ours(2), "plain": plain_loop}, repeats=repeats)
+    same = _timeless(WORK / "search_results_1.tsv") == _timeless(WORK / "search_results_2.tsv")
+    out = {name: {"median_seconds": r["median_seconds"], "runs": r["runs"], "peak_mb": r["peak_mb"]} for name, r in runs.items()}
+    plain_s, one, two = (out[k]["median_seconds"] for k in ("plain", "jobs_1", "jobs_2"))
+    out["overhead_per_setting_seconds"] = (one - plain_s) / 8
+    out["overhead_ratio"] = one / plain_s - 1
+    out["jobs_2_speedup"] = one / two
+    out["jobs_1_and_2_same_results"] = same
+    row("run (wall, median of %d)" % repeats, "seconds", "peak MB", "ratio")
+    row("plain GridSearchCV loop", f"{plain_s:.1f}", f"{out['plain']['peak_mb']:.0f}", "1.00")
+    row("train-eval --search --jobs 1", f"{one:.1f}", f"{out['jobs_1']['peak_mb']:.0f}", f"{one / plain_s:.3f}")
+    row("train-eval --search --jobs 2", f"{two:.1f}", f"{out['jobs_2']['peak_mb']:.0f}", f"{two / plain_s:.3f}")
+    row("overhead per setting (jobs 1)", f"{out['overhead_per_setting_seconds']:.2f} s",
+        f"{out['overhead_ratio'] * 100:.1f}%", "(target < 5%)")
+    row("--jobs 1 and 2: same results table", "yes" if same else "NO", "", "(but for fit times)")
+    RESULTS["search"] = out
+
+
+def _timeless(path):
+    """A results table's lines without its fit-time column."""
+    lines = [line.split("\t") for line in path.read_text().splitlines()]
+    drop = lines[0].index("fit_time_s")
+    return [cells[:drop] + cells[drop + 1:] for cells in lines]
+
+
 SECTIONS = {"startup": startup, "tutorial": tutorial, "reading": reading, "training": training, "prediction": prediction,
-            "backends": backends, "beyond_memory": beyond_memory, "distributed": distributed}
+            "backends": backends, "beyond_memory": beyond_memory, "distributed": distributed, "search": search}
 
 
 def main():

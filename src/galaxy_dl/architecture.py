@@ -43,7 +43,7 @@ def _accepted_arguments(cls) -> set[str]:
     return names | {"name", "dtype", "trainable", "autocast", "input_dim", "input_shape", "batch_size"}
 
 
-def _build_object(call: ObjectCall, where: str):
+def build_object(call: ObjectCall, where: str):
     """Instantiate a class named inside a layer spec: an initializer, regularizer or constraint, or a
     layer (an RNN cell, or the layer a wrapper such as Bidirectional or TimeDistributed wraps)."""
     import keras
@@ -67,7 +67,7 @@ def _build_object(call: ObjectCall, where: str):
 
 def _resolve(value, where: str):
     if isinstance(value, ObjectCall):
-        return _build_object(value, where)
+        return build_object(value, where)
     if isinstance(value, list):
         return [_resolve(v, where) for v in value]
     if isinstance(value, tuple):

@@ -72,6 +72,8 @@ def to_bytes(estimator) -> bytes:
     ]
     if fitted:
         state = {name: _plain(getattr(estimator, name, None)) for name in FITTED_STATE}
+        if getattr(estimator, "best_params_", None) is not None:  # chosen by a search (galaxy_dl.search)
+            state["best_params_"] = estimator.best_params_
         members.append((formats.STATE, _json_bytes(state)))
         members.append((formats.WEIGHTS, weights_bytes(estimator.model_)))
     buffer = io.BytesIO()
@@ -231,6 +233,8 @@ def load(path: str, source: str | None = None, *, require_fitted: bool = False, 
         if names is not None:
             estimator.feature_names_in_ = np.asarray(names, dtype=object)
         estimator.history_ = state.get("history_") or {}
+        if isinstance(state.get("best_params_"), dict):
+            estimator.best_params_ = state["best_params_"]
     elif require_fitted:
         untrained(estimator, architecture, source, weights)
     return estimator

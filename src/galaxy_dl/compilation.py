@@ -85,6 +85,9 @@ def make_optimizer(name: str, params: dict):
     defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
     # momentum=0 means 0.0: Keras insists on floats where its default is one.
     params = {k: float(v) if isinstance(defaults.get(k), float) and type(v) is int else v for k, v in params.items()}
+    # Keras would number the name per process ("adam_13"), and the weights file stores it: a fixed name keeps
+    # weights byte-identical however many models the process built before (a search's refit, a notebook).
+    params.setdefault("name", cls.__name__.lower())
     try:
         return cls(**params)
     except (TypeError, ValueError) as exc:

@@ -117,7 +117,8 @@ def class_weight(text: str):
 
 
 def params_table(estimator):
-    """The estimator's parameters as a two-column table (Galaxy-ML's hyper-parameter table)."""
+    """The estimator's parameters as a two-column table (Galaxy-ML's hyper-parameter table); a search's
+    chosen values follow as ``search: NAME`` rows."""
     import json
 
     import pandas as pd
@@ -126,4 +127,6 @@ def params_table(estimator):
     params.pop("architecture")
     rows = [{"parameter": "task", "value": estimator.task}]
     rows += [{"parameter": k, "value": v if isinstance(v, str) else json.dumps(v)} for k, v in sorted(params.items())]
+    rows += [{"parameter": f"search: {k}", "value": v if isinstance(v, str) else json.dumps(v)}
+             for k, v in (getattr(estimator, "best_params_", None) or {}).items()]
     return pd.DataFrame(rows)

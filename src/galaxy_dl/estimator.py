@@ -76,6 +76,14 @@ class KerasEstimator(BaseEstimator):
 
     # --- parameters -----------------------------------------------------------------
 
+    def set_params(self, **params):
+        """scikit-learn's, plus the names a search varies (``dense_1.units``, ``learning_rate``,
+        ``EarlyStopping.patience``: see :mod:`galaxy_dl.searchspace`), which change copies of the
+        architecture, optimizer parameters or callbacks."""
+        from .searchspace import native
+
+        return super().set_params(**native(self, params))
+
     def _given_losses(self) -> dict | str:
         """Canonical loss names: one for every output, or ``{output name: loss}``."""
         if isinstance(self.loss, dict):
@@ -160,6 +168,7 @@ class KerasEstimator(BaseEstimator):
     def _build_model(self, seeded: bool = True):
         from .architecture import check_safe, model_from_config
 
+        runtime.import_keras()  # quietly, where nothing has imported Keras yet (a search's worker process)
         if seeded and self.seed is not None:
             runtime.seed(int(self.seed))
         if not isinstance(self.architecture, dict):

@@ -18,6 +18,7 @@ import time
 
 from .errors import ExitStatus, PeerError
 
+SETTLE = 1.0  # seconds the watchdog waits, after a first failure, for the other processes to end on their own
 GRACE = 5.0
 POLL = 0.1
 LAUNCHER_OPTIONS = {"--local-processes", "--timeout"}
@@ -102,6 +103,12 @@ def run(program: str, module: str, argv: list[str], processes: int, timeout: flo
         while True:
             failed = [c for c in children if c.popen.poll() not in (None, 0)]
             if failed:
+                # processes failing for one reason (the same data) end within moments of each other: wait a moment,
+                # so that the lowest process id is named whichever exited first
+                deadline = time.monotonic() + SETTLE
+                while any(c.popen.poll() is None for c in children) and time.monotonic() < deadline:
+                    time.sleep(POLL)
+                failed = [c for c in children if c.popen.poll() not in (None, 0)]
                 # the cause, not its echo: a process that lost its peer exits with PEER after the one that died
                 cause = min(failed, key=lambda c: (c.popen.returncode == ExitStatus.PEER, c.index))
                 _stop(children)

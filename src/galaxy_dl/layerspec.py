@@ -51,14 +51,14 @@ class LayerCall:
     text: str = ""
 
 
-def _literal(node: ast.AST, spec: str):
+def literal(node: ast.AST, spec: str):
     if isinstance(node, ast.Call):
         return _call(node, spec, ObjectCall)
     if isinstance(node, (ast.Tuple, ast.List)):
-        values = [_literal(elt, spec) for elt in node.elts]
+        values = [literal(elt, spec) for elt in node.elts]
         return tuple(values) if isinstance(node, ast.Tuple) else values
     if isinstance(node, ast.Dict):
-        return {_literal(k, spec): _literal(v, spec) for k, v in zip(node.keys, node.values)}
+        return {literal(k, spec): literal(v, spec) for k, v in zip(node.keys, node.values)}
     if isinstance(node, ast.Name) and node.id in ("true", "false", "null", "none"):
         return {"true": True, "false": False}.get(node.id)
     try:
@@ -72,12 +72,12 @@ def _literal(node: ast.AST, spec: str):
 
 def _call(node: ast.Call, spec: str, kind):
     name = _dotted_name(node.func, spec)
-    args = tuple(_literal(a, spec) for a in node.args)
+    args = tuple(literal(a, spec) for a in node.args)
     kwargs = {}
     for kw in node.keywords:
         if kw.arg is None:
             raise UsageError(f"layer spec {spec!r}: '**' arguments are not allowed")
-        kwargs[kw.arg] = _literal(kw.value, spec)
+        kwargs[kw.arg] = literal(kw.value, spec)
     if kind is LayerCall:
         return LayerCall(name, args, kwargs, spec)
     return kind(name, args, kwargs)

@@ -234,17 +234,36 @@ def _without_jax():
     return _hidden("jax")
 
 
+_keras_ready = False
+
+
 def import_keras():
-    """Import Keras (and its backend) quietly, then resume garbage collection; later imports are free."""
+    """Import Keras (and its backend) quietly, then resume garbage collection; later calls are free.
+
+    Also where a search's worker process first imports Keras (through the estimator). TensorFlow's Python
+    warnings are hidden: a search or cross-validation builds many models, and TensorFlow warns about
+    "retracing" for each one after the fifth.
+    """
+    global _keras_ready
+    if _keras_ready:
+        import keras
+
+        imports_done()
+        return keras
     with quiet_native_stderr(), _without_jax():
         import keras
+    _keras_ready = True
     imports_done()
-    if _threads and keras.backend.backend() == "tensorflow":
+    if keras.backend.backend() == "tensorflow":
+        import logging
+
         import tensorflow as tf
 
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(_threads)
-            tf.config.threading.set_inter_op_parallelism_threads(_threads)
-        except RuntimeError:  # TensorFlow was already initialised in this process: the env vars apply
-            pass
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        if _threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(_threads)
+                tf.config.threading.set_inter_op_parallelism_threads(_threads)
+            except RuntimeError:  # TensorFlow was already initialised in this process: the env vars apply
+                pass
     return keras

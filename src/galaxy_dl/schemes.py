@@ -32,6 +32,7 @@ class Report:
     scores: list = field(default_factory=list)  # dicts: set, rows, metrics...
     heldout: list = field(default_factory=list)  # (set name, row indices, true, predicted)
     estimator: object = None
+    results: object = None  # a search's table: one row per setting (galaxy_dl.search)
 
 
 def check_scoring(names, task: str) -> tuple[str, ...]:
@@ -150,28 +151,40 @@ def _cv_splitter(kind: str, folds: int, repeats: int, seed):
     raise UsageError(f"--cv: unknown kind {kind!r}{suggest(kind, CV_KINDS)}")
 
 
-def cross_validate(estimator, X, y, *, kind: str, folds: int, repeats: int, scoring, groups=None, refit: bool = True) -> Report:
-    """Score every fold on its held-out rows, add mean and std rows, then optionally refit on all rows."""
-    import numpy as np
-    from sklearn.base import clone
-
+def cv_splits(kind: str, folds: int, repeats: int, seed, X, y, groups=None) -> list:
+    """(training rows, held-out rows) of every fold, drawn once (seeded)."""
     if kind == "group" and groups is None:
         raise UsageError("--cv group needs --groups")
-    splitter = _cv_splitter(kind, folds, repeats, estimator.seed)
-    report = Report()
     try:
-        splits = list(splitter.split(X, y, groups))
+        return list(_cv_splitter(kind, folds, repeats, seed).split(X, y, groups))
     except ValueError as exc:
         raise DataError(f"cannot make {folds} folds of {len(y)} rows: {first_line(exc)}") from None
+
+
+def summary(fold_rows: list) -> list:
+    """The mean and std rows under the folds' rows (a fold's NaN, a scorer that failed there, is left out)."""
+    import numpy as np
+
+    metrics = [k for k in fold_rows[0] if k not in ("set", "rows")]
+    rows = []
+    for name, fn in (("mean", np.nanmean), ("std", np.nanstd)):
+        row = {"set": name, "rows": int(np.mean([r["rows"] for r in fold_rows]))}
+        row.update({m: float(fn([r[m] for r in fold_rows])) for m in metrics})
+        rows.append(row)
+    return rows
+
+
+def cross_validate(estimator, X, y, *, kind: str, folds: int, repeats: int, scoring, groups=None, refit: bool = True) -> Report:
+    """Score every fold on its held-out rows, add mean and std rows, then optionally refit on all rows."""
+    from sklearn.base import clone
+
+    report = Report()
+    splits = cv_splits(kind, folds, repeats, estimator.seed, X, y, groups)
     for i, (train_rows, test_rows) in enumerate(splits, start=1):
         fold = clone(estimator).fit(X[train_rows], y[train_rows])
         report.scores.append(score(fold, X[test_rows], y[test_rows], f"fold{i}", scoring))
         report.heldout.append(_heldout(fold, X[test_rows], y[test_rows], test_rows, f"fold{i}"))
-    metrics = [k for k in report.scores[0] if k not in ("set", "rows")]
-    for name, fn in (("mean", np.nanmean), ("std", np.nanstd)):
-        row = {"set": name, "rows": int(np.mean([r["rows"] for r in report.scores[:len(splits)]]))}
-        row.update({m: float(fn([r[m] for r in report.scores[:len(splits)]])) for m in metrics})
-        report.scores.append(row)
+    report.scores += summary(report.scores)
     if refit:
         report.estimator = clone(estimator).fit(X, y)
         report.scores.append(score(report.estimator, X, y, "refit_train", scoring))

@@ -72,9 +72,41 @@ def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", spli
                val_size: float = 0.2, test_size: float = 0.2, cv_kind: str | None = None, folds: int = 5,
                repeats: int = 3, refit: bool = True, scoring=(), val_groups=(), test_groups=()):
     """Fit and score ``estimator`` on ``data``; returns a :class:`~galaxy_dl.schemes.Report`."""
+    scoring = check_scoring(scoring, estimator.task)
+    split, cv_kind = settle(estimator, data, scheme, split, cv_kind, val_groups, test_groups)
+    with label_errors(data):  # label problems found while encoding name the label table
+        if scheme == "cv":
+            report = cross_validate(estimator, data.X, data.y, kind=cv_kind, folds=folds, repeats=repeats,
+                                    scoring=scoring, groups=data.groups, refit=refit)
+        else:
+            test_split = Split(split, test_size, tuple(test_groups)) if scheme == "train_val_test" else None
+            report = train_val(estimator, data.X, data.y, split=Split(split, val_size, tuple(val_groups)),
+                               scoring=scoring, groups=data.groups, test_split=test_split)
+    if report.estimator is not None:
+        name_columns(report.estimator, data)
+    return report
+
+
+def name_columns(estimator, data: TrainingData) -> None:
+    """A fitted estimator remembers the feature and label columns' names."""
     import numpy as np
 
-    scoring = check_scoring(scoring, estimator.task)
+    if data.feature_names is not None:
+        estimator.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
+    if data.label_names is not None:
+        estimator.targets_ = list(data.label_names)
+
+
+def settle(estimator, data: TrainingData, scheme: str, split: str, cv_kind: str | None, val_groups=(),
+           test_groups=()) -> tuple[str, str | None]:
+    """The split and fold kind that fit the labels (scikit-learn stratifies one class column only), with
+    several label columns put in the model's output order and regression labels as float32."""
+    import numpy as np
+
+    if (val_groups or test_groups) and split != "group":
+        raise UsageError("--val-groups/--test-groups hold out named groups: use them with --split group")
+    if test_groups and scheme != "train_val_test":
+        raise UsageError("--test-groups needs --scheme train_val_test")
     if np.ndim(data.y) == 2:
         _match_outputs(estimator, data)
         if split == "stratified":
@@ -89,26 +121,11 @@ def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", spli
             raise DataError("regression needs numeric labels", source=data.source) from None
         if split == "stratified":
             split = "shuffle"
-    with _label_errors(data):  # label problems found while encoding name the label table
-        if scheme == "cv":
-            kind = cv_kind or ("stratified" if estimator.task == "classification" else "kfold")
-            if estimator.task == "regression" and "stratified" in kind:
-                raise UsageError(f"--cv {kind} needs class labels; use kfold or repeated for regression")
-            report = cross_validate(estimator, data.X, data.y, kind=kind, folds=folds, repeats=repeats,
-                                    scoring=scoring, groups=data.groups, refit=refit)
-        else:
-            if (val_groups or test_groups) and split != "group":
-                raise UsageError("--val-groups/--test-groups hold out named groups: use them with --split group")
-            if test_groups and scheme != "train_val_test":
-                raise UsageError("--test-groups needs --scheme train_val_test")
-            test_split = Split(split, test_size, tuple(test_groups)) if scheme == "train_val_test" else None
-            report = train_val(estimator, data.X, data.y, split=Split(split, val_size, tuple(val_groups)),
-                               scoring=scoring, groups=data.groups, test_split=test_split)
-    if report.estimator is not None and data.feature_names is not None:
-        report.estimator.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
-    if report.estimator is not None and data.label_names is not None:
-        report.estimator.targets_ = list(data.label_names)
-    return report
+    if scheme == "cv":
+        cv_kind = cv_kind or ("stratified" if estimator.task == "classification" else "kfold")
+        if estimator.task == "regression" and "stratified" in cv_kind:
+            raise UsageError(f"--cv {cv_kind} needs class labels; use kfold or repeated for regression")
+    return split, cv_kind
 
 
 def _match_outputs(estimator, data: TrainingData) -> None:
@@ -123,7 +140,7 @@ def _match_outputs(estimator, data: TrainingData) -> None:
 
 
 @contextlib.contextmanager
-def _label_errors(data: TrainingData):
+def label_errors(data: TrainingData):
     """Label errors found while encoding name the label table."""
     try:
         yield
@@ -134,7 +151,8 @@ def _label_errors(data: TrainingData):
 
 
 def write_outputs(report, data: TrainingData, *, scores: str, fitted_model: str | None = None,
-                  weights: str | None = None, predictions: str | None = None, history: str | None = None) -> None:
+                  weights: str | None = None, predictions: str | None = None, history: str | None = None,
+                  search_results: str | None = None) -> None:
     import pandas as pd
 
     from . import archive
@@ -151,6 +169,8 @@ def write_outputs(report, data: TrainingData, *, scores: str, fitted_model: str 
         for name, idx, y_true, y_pred in report.heldout:
             rows.append(pd.DataFrame({"set": name, "row": idx + 1, "true": y_true, "predicted": y_pred}))
         write_table(pd.concat(rows, ignore_index=True), predictions)
+    if search_results:
+        write_table(report.results, search_results)
     if weights:
         weights_io.save(report.estimator.model_, weights)
     if fitted_model:

@@ -7,6 +7,7 @@ import click
 
 from ..distribution import DEFAULT_PEER_TIMEOUT
 from ..schemes import CV_KINDS, SCHEMES, SPLITS
+from ..search import SEARCHES
 from .common import backend_option, load_keras, no_header_option, program, setup_runtime, split_list, table_options, table_spec, threads_option
 
 
@@ -24,7 +25,8 @@ SECTIONS = {
                "no_header", "missing", "groups_path", "groups_column"],
     "Scheme": ["scheme", "split", "val_size", "test_size", "cv_kind", "folds", "repeats", "refit", "val_groups",
                "test_groups", "scoring", "seed"],
-    "Outputs": ["scores_path", "fitted_model", "weights_path", "predictions_out", "history_out"],
+    "Search": ["search", "params", "n_iter", "halving_factor", "refit_metric", "jobs", "list_params"],
+    "Outputs": ["scores_path", "fitted_model", "weights_path", "predictions_out", "history_out", "search_results"],
     "Runtime": ["stream", "memory_budget", "cache_dir", "threads", "debug", "version", "help"],
     "Distribution": ["backend", "distribute", "devices", "coordinator", "num_processes", "process_id", "peer_timeout",
                      "local_processes", "timeout"],
@@ -50,9 +52,16 @@ and streamed in shuffled batches (--stream / --no-stream force either).
 Data-parallel training: --distribute over this machine's devices (TensorFlow's
 MirroredStrategy, or JAX), and with --backend jax over several processes:
 started by srun under SLURM, or given --coordinator/--num-processes/--process-id,
-or all on this machine with --local-processes N.""")
+or all on this machine with --local-processes N.
+
+Search: --search grid|random|halving tries settings given by --param (one per
+name; see them all with --list-params) and keeps the best, refitted:
+\b
+  train-eval --model model.zip --x X.tsv --y y.tsv --search grid \\
+             --param dense.units=8,16,32 --param learning_rate=0.001,0.01 \\
+             --scores scores.tsv --search-results search.tsv --fitted-model best.zip""")
 @click.option("--model", "model_path", required=True, metavar="PATH", help="Estimator archive from build-model.")
-@click.option("--x", "x_path", required=True, metavar="PATH", help="Features: table ('-' for stdin), Matrix Market or .h5ad.")
+@click.option("--x", "x_path", default=None, metavar="PATH", help="Features: table ('-' for stdin), Matrix Market or .h5ad. [required]")
 @click.option("--y", "y_path", default=None, metavar="PATH", help="Label table (one column, or choose with --y-cols/--y-names).")
 @click.option("--target", default=None, metavar="NAME", help="Take the labels from this column of --x (an obs column of an .h5ad).")
 @click.option("--y-obs", default=None, metavar="NAME", help="Labels from this obs column of an .h5ad --x (same as --target).")
@@ -76,11 +85,26 @@ or all on this machine with --local-processes N.""")
 @click.option("--scoring", multiple=True, metavar="LIST", help="scikit-learn scorer names [default: accuracy / r2].")
 @click.option("--missing", type=click.Choice(["error", "drop"]), default="error", show_default=True, help="Rows with missing values.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the estimator's seed.")
-@click.option("--scores", "scores_path", required=True, metavar="PATH", help="Scores table to write.")
+@click.option("--search", type=click.Choice(SEARCHES), default=None,
+              help="Try the --param settings and keep the best (each scored on every fold: --scheme is cv unless given).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUES",
+              help="A searched name and its values: dense.units=16,32 · activation=relu,elu · "
+                   "learning_rate=loguniform(1e-4,1e-1) (random, halving); repeatable.")
+@click.option("--n-iter", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Settings random search draws (halving: starts with) [default: 10].")
+@click.option("--halving-factor", type=click.IntRange(min=2), default=None, metavar="F",
+              help="Halving keeps the best 1/F of the settings each round and trains them F times longer [default: 3].")
+@click.option("--refit-metric", default=None, metavar="NAME", help="The --scoring metric that picks the best setting [default: the first].")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Settings trained at once, in processes of one thread each [default: $GALAXY_SLOTS, else 1].")
+@click.option("--list-params", is_flag=True, help="Print every name --param can search, with its current value, and exit.")
+@click.option("--scores", "scores_path", default=None, metavar="PATH", help="Scores table to write. [required]")
 @click.option("--fitted-model", default=None, metavar="PATH", help="Fitted estimator archive to write.")
 @click.option("--weights", "weights_path", default=None, metavar="PATH", help="Model weights (HDF5) to write.")
 @click.option("--predictions-out", default=None, metavar="PATH", help="Held-out rows' true and predicted labels.")
 @click.option("--history-out", default=None, metavar="PATH", help="Per-epoch training history.")
+@click.option("--search-results", default=None, metavar="PATH",
+              help="Every setting a search tried: its values, mean and std of each score, rank, fit time, error.")
 @click.option("--stream/--no-stream", default=None,
               help="Stream the features from a disk cache, or hold them in memory [default: by --memory-budget].")
 @click.option("--memory-budget", type=click.IntRange(min=1), default=None, metavar="MB",
@@ -103,7 +127,15 @@ or all on this machine with --local-processes N.""")
 def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budget, cache_dir, no_header, scheme, split, val_size, test_size, cv_kind, folds, repeats,
          refit, groups_path, groups_column, val_groups, test_groups, scoring, missing, seed, scores_path, fitted_model, weights_path,
          predictions_out, history_out, threads, backend, distribute, devices, coordinator, num_processes, process_id,
-         peer_timeout, local_processes, timeout, **table_params):
+         peer_timeout, local_processes, timeout, search, params, n_iter, halving_factor, refit_metric, jobs, list_params,
+         search_results, **table_params):
+    ctx = click.get_current_context()
+    if list_params:
+        return _list_params(model_path, threads, backend)
+    for option, value in (("--x", x_path), ("--scores", scores_path)):
+        if value is None:
+            raise click.UsageError(f"Missing option '{option}'.")
+    searching = _search_options(ctx, search, scheme, distribute or local_processes, predictions_out)
     if local_processes:
         if backend == "tensorflow":
             raise click.UsageError("--local-processes trains with JAX: drop --backend tensorflow")
@@ -114,7 +146,6 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
         from ..launcher import run
         from ..runtime import thread_budget
 
-        ctx = click.get_current_context()
         ctx.exit(run("train-eval", __name__, ctx.meta["argv"], local_processes, timeout, thread_budget()))
     if timeout is not None:
         raise click.UsageError("--timeout applies to --local-processes")
@@ -141,7 +172,7 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
     if scheme == "cv" and not refit and (fitted_model or weights_path):
         raise click.UsageError("--no-refit leaves no final model: drop --fitted-model/--weights")
     outputs = {"--scores": scores_path, "--fitted-model": fitted_model, "--weights": weights_path,
-               "--predictions-out": predictions_out, "--history-out": history_out}
+               "--predictions-out": predictions_out, "--history-out": history_out, "--search-results": search_results}
     for option, path in outputs.items():
         if path:
             check_writable(path, option)
@@ -166,13 +197,55 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
         plan.prepare(estimator)
         if plan.writes_outputs:
             print(f"note: training data-parallel: {plan.describe()}", file=sys.stderr)
+    scheme_options = dict(scheme=searching.get("scheme", scheme), split=split, val_size=val_size, test_size=test_size,
+                          cv_kind=cv_kind, folds=folds, repeats=repeats, refit=refit, scoring=split_list(scoring),
+                          val_groups=split_list(val_groups), test_groups=split_list(test_groups))
     with distribution.using(plan):
-        report = run_scheme(estimator, data, scheme=scheme, split=split, val_size=val_size, test_size=test_size,
-                            cv_kind=cv_kind, folds=folds, repeats=repeats, refit=refit, scoring=split_list(scoring),
-                            val_groups=split_list(val_groups), test_groups=split_list(test_groups))
+        if search:
+            from ..runtime import default_threads
+            from ..search import run_search
+
+            report = run_search(estimator, data, params, search=search, n_iter=n_iter or 10, factor=halving_factor or 3,
+                                jobs=jobs or default_threads() or 1, refit_metric=refit_metric, **scheme_options)
+        else:
+            report = run_scheme(estimator, data, **scheme_options)
     if plan.writes_outputs:
         write_outputs(report, data, scores=scores_path, fitted_model=fitted_model, weights=weights_path,
-                      predictions=predictions_out, history=history_out)
+                      predictions=predictions_out, history=history_out, search_results=search_results)
+
+
+def _search_options(ctx, search, scheme, distributed, predictions_out) -> dict:
+    """Check the search options against each other; with --search, the scheme is cv unless given."""
+    given = [f"--{name.replace('_', '-')}" for name in ("params", "n_iter", "halving_factor", "refit_metric", "jobs",
+                                                        "search_results") if ctx.params.get(name)]
+    if not search:
+        if given:
+            raise click.UsageError(f"{given[0].replace('--params', '--param')} applies to --search")
+        return {}
+    if not ctx.params["params"]:
+        raise click.UsageError("--search needs at least one --param NAME=VALUES (see them with --list-params)")
+    if distributed:
+        raise click.UsageError("--search trains many small models: run it without --distribute/--local-processes")
+    if ctx.params["n_iter"] and search == "grid":
+        raise click.UsageError("--n-iter applies to --search random and halving (grid search tries every setting)")
+    if ctx.params["halving_factor"] and search != "halving":
+        raise click.UsageError("--halving-factor applies to --search halving")
+    chosen = scheme if ctx.get_parameter_source("scheme") != click.core.ParameterSource.DEFAULT else "cv"
+    if predictions_out and chosen == "cv":
+        raise click.UsageError("--predictions-out: a search over folds keeps no fold models; use --scheme "
+                               "train_val_test to predict the test rows with the best setting")
+    return {"scheme": chosen}
+
+
+def _list_params(model_path, threads, backend) -> None:
+    """--list-params: every searchable name with its current value, as a table on standard output."""
+    setup_runtime(threads, backend)
+    load_keras()
+    from ..archive import load
+    from ..searchspace import params_table
+    from ..tables import write_table
+
+    write_table(params_table(load(model_path, f"--model {model_path}")), "-")
 
 
 if __name__ == "__main__":  # the processes that --local-processes starts

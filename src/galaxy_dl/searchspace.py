@@ -1,0 +1,362 @@
+"""What train-eval --search may vary, and the values given for it (``--param NAME=VALUES``).
+
+Names (``train-eval --list-params`` prints them with their current values):
+
+- the estimator's settings: ``epochs``, ``batch_size``, ``optimizer``, ``loss``, ``class_weight``, …;
+- any parameter of the optimizer, bare: ``learning_rate``, ``momentum``, …;
+- a callback's argument: ``EarlyStopping.patience``;
+- any argument of a layer, by the name build-arch gave the layer: ``dense_1.units``, ``dropout.rate``,
+  ``dense.kernel_regularizer`` (with a call value such as ``L2(0.01)``).
+
+Values are parsed with :mod:`ast`, never evaluated: a list (``16,32,64``, ``[16, 32, 64]``; bare words are text:
+``relu,elu``), or for random search one distribution: ``loguniform(1e-4, 1e-1)``, ``uniform(0, 0.5)``,
+``randint(8, 129)`` (``choice(…)`` is a list). The estimator's ``set_params`` takes these names through
+:func:`native`, so scikit-learn's search classes vary them like any other parameter.
+"""
+
+import ast
+import copy
+import difflib
+import functools
+import inspect
+from dataclasses import dataclass, replace
+
+from .errors import GalaxyDLError, UsageError, first_line
+from .layerspec import ObjectCall, literal
+
+SETTINGS = ("epochs", "batch_size", "optimizer", "loss", "loss_weights", "class_weight", "shuffle",
+            "validation_split", "steps_per_epoch")
+DISTRIBUTIONS = ("loguniform", "uniform", "randint")
+FIXED_LAYER_ARGUMENTS = {"name", "dtype", "trainable", "batch_shape", "batch_input_shape", "input_shape", "sparse",
+                         "ragged", "optional"}
+MODEL_CLASSES = {"Sequential", "Functional", "Model"}
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """What random search draws a value from: ``kind(low, high)`` (randint's high is excluded)."""
+
+    kind: str
+    low: float
+    high: float
+
+    def frozen(self):
+        from scipy import stats
+
+        if self.kind == "loguniform":
+            return stats.loguniform(self.low, self.high)
+        if self.kind == "uniform":
+            return stats.uniform(self.low, self.high - self.low)
+        return stats.randint(self.low, self.high)
+
+    def ends(self) -> tuple:
+        """The extreme values it can draw: both are checked before the search starts."""
+        if self.kind == "randint":
+            return self.low, self.high - 1
+        return float(self.low), float(self.high)
+
+    def __str__(self) -> str:
+        return f"{self.kind}({self.low}, {self.high})"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched name with its values (``texts``: as written) or its distribution."""
+
+    name: str
+    values: tuple = ()
+    texts: tuple = ()
+    distribution: Distribution | None = None
+
+    def label(self, value):
+        """How a value appears in the results table and the fitted archive: as given for objects
+        (``L2(0.01)``), else the plain value."""
+        value = plain(value)
+        for candidate, text in zip(self.values, self.texts):
+            if isinstance(candidate, (dict, list, tuple)) and candidate == value:
+                return text
+        return value
+
+
+def parse(text: str) -> Param:
+    """``NAME=VALUES`` as given to ``--param`` (the name is checked later, against an estimator)."""
+    name, sep, values = (part.strip() for part in text.partition("="))
+    if not sep or not name:
+        raise UsageError(f"--param {text!r} is not NAME=VALUES (e.g. dense_1.units=16,32,64)")
+    return parse_values(name, values)
+
+
+def parse_values(name: str, values: str) -> Param:
+    where = f"--param {name}"
+    try:
+        nodes = ast.parse(f"[{values}\n]", mode="eval").body.elts
+    except SyntaxError as exc:
+        raise UsageError(f"{where}: {values!r} is not a list of values: {exc.msg}") from None
+    if len(nodes) == 1 and isinstance(nodes[0], ast.List):  # [16, 32, 64]
+        nodes = nodes[0].elts
+    if len(nodes) == 1 and _called(nodes[0]) in (*DISTRIBUTIONS, "choice"):
+        call = nodes[0]
+        if call.keywords:
+            raise UsageError(f"{where}: {call.func.id}() takes its values as positional arguments")
+        if call.func.id != "choice":
+            args = [_value(node, where) for node in call.args]
+            return Param(name, texts=(values,), distribution=_distribution(call.func.id, args, where))
+        nodes = call.args
+    if any(_called(node) in (*DISTRIBUTIONS, "choice") for node in nodes):
+        raise UsageError(f"{where}: give one distribution, or a list of values, not both")
+    if not nodes:
+        raise UsageError(f"{where}: no values given")
+    return Param(name, tuple(_value(node, where) for node in nodes), tuple(ast.unparse(node) for node in nodes))
+
+
+def _called(node) -> str | None:
+    return node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else None
+
+
+def _value(node, where: str):
+    if isinstance(node, ast.Name) and node.id not in ("true", "false", "null", "none"):
+        return node.id  # a bare word is text: activation=relu,elu
+    try:
+        return literal(node, where)
+    except UsageError:
+        raise UsageError(f"{where}: {ast.unparse(node)!r} is not a value (numbers, text, True/False/None, lists, "
+                         "or a call such as L2(0.01))") from None
+
+
+def _distribution(kind: str, args: list, where: str) -> Distribution:
+    if len(args) != 2 or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+        raise UsageError(f"{where}: {kind}(LOW, HIGH) takes two numbers")
+    low, high = args
+    if not low < high:
+        raise UsageError(f"{where}: {kind}({low}, {high}): LOW must be below HIGH")
+    if kind == "loguniform" and low <= 0:
+        raise UsageError(f"{where}: loguniform({low}, {high}) needs LOW > 0")
+    if kind == "randint" and not all(isinstance(a, int) for a in args):
+        raise UsageError(f"{where}: randint(LOW, HIGH) takes whole numbers (HIGH is excluded)")
+    return Distribution(kind, low, high)
+
+
+# --- the names ---------------------------------------------------------------------------------------------
+
+
+def searchable(estimator) -> list[tuple[str, object, str]]:
+    """(name, current value, what it belongs to) for every name a search may vary, in that order:
+    settings, optimizer parameters, callback arguments, layer arguments."""
+    from .compilation import callback_class, optimizer_class
+
+    rows = [(name, getattr(estimator, name), "build-model setting") for name in SETTINGS]
+    optimizer = optimizer_class(estimator.optimizer)
+    given = dict(estimator.optimizer_params or {})
+    rows += [(name, given.get(name, default), f"optimizer {optimizer.__name__}")
+             for name, default in _defaults(optimizer).items()]
+    for spec in estimator.callbacks or ():
+        rows += [(f"{spec['class_name']}.{name}", spec["config"].get(name, default), f"callback {spec['class_name']}")
+                 for name, default in _defaults(callback_class(spec["class_name"])).items()]
+    for layer in _layers(estimator.architecture):
+        config = layer["config"]
+        rows += [(f"{config['name']}.{name}", value, f"layer {layer['class_name']}")
+                 for name, value in config.items() if name not in FIXED_LAYER_ARGUMENTS]
+    return rows
+
+
+def _defaults(cls) -> dict:
+    return {name: None if p.default is inspect.Parameter.empty else p.default
+            for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name not in ("self", "args", "kwargs", "name")}
+
+
+@functools.cache
+def _optimizer_parameters() -> frozenset:
+    """Parameters of any optimizer: a search may vary the optimizer and its parameters together."""
+    from .compilation import OPTIMIZERS, optimizer_class
+
+    return frozenset(name for optimizer in OPTIMIZERS for name in _defaults(optimizer_class(optimizer)))
+
+
+def _layers(architecture):
+    """Every layer config of a model config, nested models' layers included (their own entries too)."""
+    for layer in (architecture or {}).get("config", {}).get("layers", []):
+        if isinstance(layer, dict) and isinstance(layer.get("config"), dict) and layer["config"].get("name"):
+            if layer.get("class_name") != "InputLayer":
+                yield layer
+            if layer.get("class_name") in MODEL_CLASSES:
+                yield from _layers(layer)
+
+
+def locate(estimator, name: str) -> tuple[str, str | None, str]:
+    """(kind, owner, argument) of a searchable name: kind is setting, optimizer, callback or layer."""
+    from .runtime import import_keras
+
+    import_keras()  # optimizer and callback arguments come from Keras: in a search's worker, the first import
+    if name in SETTINGS:
+        return "setting", None, name
+    owner, dot, argument = name.rpartition(".")
+    if dot:
+        for layer in _layers(estimator.architecture):
+            if layer["config"]["name"] == owner and argument in layer["config"] and argument not in FIXED_LAYER_ARGUMENTS:
+                return "layer", owner, argument
+        from .compilation import callback_class
+
+        if any(spec["class_name"] == owner for spec in estimator.callbacks or ()) and argument in _defaults(callback_class(owner)):
+            return "callback", owner, argument
+    elif name in _optimizer_parameters():
+        return "optimizer", None, name
+    names = [row[0] for row in searchable(estimator)]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    hint = f" (closest: {', '.join(close)})" if close else ""
+    raise UsageError(f"--param {name}: no such parameter{hint}; train-eval --list-params lists them all")
+
+
+def plain(value):
+    """NumPy scalars (what scipy's distributions draw) as Python values, so archives stay JSON."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, (list, dict)) else value
+
+
+def native(estimator, params: dict) -> dict:
+    """``params`` as the estimator's own parameters: searched names become changes to copies of its
+    architecture, optimizer parameters or callbacks (used by ``KerasEstimator.set_params``)."""
+    own = set(estimator._get_param_names())
+    result = {key: plain(value) for key, value in params.items() if key in own}
+    changed = {}
+    for name, value in params.items():
+        if name in own:
+            continue
+        kind, owner, argument = locate(estimator, name)
+        value = plain(value)
+        if kind == "optimizer":
+            changed.setdefault("optimizer_params", dict(result.get("optimizer_params", estimator.optimizer_params) or {}))
+            changed["optimizer_params"][argument] = value
+        elif kind == "callback":
+            if "callbacks" not in changed:
+                changed["callbacks"] = copy.deepcopy(list(result.get("callbacks", estimator.callbacks) or []))
+            for spec in changed["callbacks"]:
+                if spec["class_name"] == owner:
+                    spec["config"][argument] = value
+        else:
+            if "architecture" not in changed:
+                changed["architecture"] = copy.deepcopy(result.get("architecture", estimator.architecture))
+            for layer in _layers(changed["architecture"]):
+                layer.pop("build_config", None)  # shapes change with units: Keras builds each layer again
+                if layer["config"]["name"] == owner:
+                    layer["config"][argument] = value
+    return {**result, **changed}
+
+
+# --- checking values before a search ----------------------------------------------------------------------
+
+
+def prepare(estimator, params: list[Param]) -> list[Param]:
+    """The params with values in the estimator's own form (a layer argument's ``L2(0.01)`` serialized as Keras
+    does), each value checked by setting it and building with it; wrong ones are one-line UsageErrors."""
+    names = [param.name for param in params]
+    for name in names:
+        if names.count(name) > 1:
+            raise UsageError(f"--param {name} is given twice: give all its values in one --param")
+    prepared = []
+    for param in params:
+        kind, owner, argument = locate(estimator, param.name)
+        current = dict((name, value) for name, value, _ in searchable(estimator)).get(param.name)
+        if param.distribution is not None:
+            for end in param.distribution.ends():
+                _check(estimator, owner if kind == "layer" else None, param.name,
+                       _convert(kind, param.name, end, current, str(end)), str(param.distribution))
+            prepared.append(param)
+            continue
+        values = tuple(_convert(kind, param.name, value, current, text) for value, text in zip(param.values, param.texts))
+        for value, text in zip(values, param.texts):
+            _check(estimator, owner if kind == "layer" else None, param.name, value, text)
+        prepared.append(replace(param, values=values))
+    return prepared
+
+
+def _convert(kind: str, name: str, value, current, text: str):
+    where = f"--param {name}"
+    if isinstance(value, ObjectCall) or _holds_call(value):
+        if kind != "layer":
+            raise UsageError(f"{where}: {text} is a call; calls are values of layer arguments only")
+        import keras
+
+        from .architecture import build_object
+
+        return keras.saving.serialize_keras_object(build_object(value, where)) if isinstance(value, ObjectCall) else \
+            keras.saving.serialize_keras_object(value)
+    if kind == "setting":
+        from .config import validate_config
+
+        return validate_config({name: value}, where)[name]
+    if name == "learning_rate" and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+        raise UsageError(f"{where}: the learning rate must be a positive number, not {text}")
+    expected = _kind(current)
+    if expected and not _fits(value, current):
+        raise UsageError(f"{where}: {text} is not {expected} ({name} is {current!r} now)")
+    return float(value) if isinstance(current, float) and isinstance(value, int) else value
+
+
+def _holds_call(value) -> bool:
+    return isinstance(value, (list, tuple)) and any(isinstance(v, ObjectCall) for v in value)
+
+
+def _kind(current) -> str | None:
+    """What a value must be, judged by the current one (None and objects: anything Keras accepts)."""
+    for cls, text in ((bool, "True or False"), (int, "a whole number"), (float, "a number"), (str, "text"),
+                      ((list, tuple), "a list or a number")):
+        if isinstance(current, cls):
+            return text
+    return None
+
+
+def _fits(value, current) -> bool:
+    if isinstance(current, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(current, bool)
+    if isinstance(current, int):
+        return isinstance(value, int)
+    if isinstance(current, float):
+        return isinstance(value, (int, float))
+    if isinstance(current, str):
+        return isinstance(value, str)
+    return isinstance(value, (list, tuple, int))
+
+
+def _check(estimator, layer: str | None, name: str, value, text: str) -> None:
+    """Set the value on a copy and build with it: Keras' own checks (units, rates, optimizer arguments).
+    A changed ``layer`` is built alone first, for Keras' message about that layer."""
+    from sklearn.base import clone
+
+    from .architecture import model_from_config
+
+    try:
+        trial = clone(estimator).set_params(**{name: value})
+        trial.validate()
+        if layer is not None:
+            _build_layer(next(entry for entry in _layers(trial.architecture) if entry["config"]["name"] == layer))
+            model_from_config(trial.architecture, f"--param {name}")
+    except (GalaxyDLError, ValueError, TypeError) as exc:
+        message = first_line(exc).removeprefix(f"--param {name}: ")
+        raise UsageError(f"--param {name}={text}: {message}") from None
+
+
+def _build_layer(entry: dict) -> None:
+    """The layer alone, for Keras' own message (deserializing a whole model hides it behind its own)."""
+    import keras
+
+    cls = getattr(keras.layers, entry["class_name"], None)
+    if isinstance(cls, type) and entry["class_name"] not in MODEL_CLASSES:
+        cls(**copy.deepcopy(entry["config"]))
+
+
+def params_table(estimator):
+    """--list-params: every searchable name, its current value and what it belongs to."""
+    import pandas as pd
+
+    return pd.DataFrame([{"parameter": name, "value": shown(value), "of": owner}
+                         for name, value, owner in searchable(estimator)])
+
+
+def shown(value) -> str:
+    """A value as a user would write it: ``GlorotUniform(seed=None)`` for a serialized Keras object."""
+    import json
+
+    if isinstance(value, dict) and isinstance(value.get("class_name"), str) and isinstance(value.get("config"), dict):
+        arguments = ", ".join(f"{key}={item!r}" for key, item in value["config"].items())
+        return f"{value['class_name']}({arguments})"
+    return value if isinstance(value, str) else json.dumps(value)
