@@ -8,6 +8,7 @@ import time
 start = time.perf_counter()
 WORK, MODEL, TABLE = sys.argv[1:4]
 GRID = json.loads(sys.argv[4])
+SAME_SCORES = sys.argv[5:] == ["--same-scores"]  # also Keras' loss per fold, as train-eval's table has it
 
 from galaxy_dl import runtime  # noqa: E402
 
@@ -23,8 +24,9 @@ frame = pd.read_csv(TABLE, sep="\t")
 y = frame.pop("label").to_numpy()
 X = frame.to_numpy(np.float32)
 estimator = load(MODEL)
-search = GridSearchCV(estimator, GRID, scoring="accuracy", cv=StratifiedKFold(3, shuffle=True, random_state=estimator.seed),
-                      refit=True)
+scoring = {"loss": lambda est, X, y: est.evaluate(X, y)["loss"], "accuracy": "accuracy"} if SAME_SCORES else "accuracy"
+search = GridSearchCV(estimator, GRID, scoring=scoring, cv=StratifiedKFold(3, shuffle=True, random_state=estimator.seed),
+                      refit="accuracy" if SAME_SCORES else True)
 fit_start = time.perf_counter()
 search.fit(X, y)
 print(json.dumps({"settings": len(search.cv_results_["params"]), "fit_seconds": time.perf_counter() - fit_start,

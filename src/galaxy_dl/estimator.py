@@ -329,7 +329,7 @@ class KerasEstimator(BaseEstimator):
 
     def evaluate(self, X, y) -> dict:
         """Keras' loss and compiled metrics on (X, y)."""
-        feed = self._feed(X, self._encode(y, self.model_), batch_size=self._inference_batch(X, 256))
+        feed = self._feed(X, self._encode(y, self.model_), batch_size=self._inference_batch(X, PREDICT_BATCH))
         with contextlib.redirect_stdout(sys.stderr):
             result = self.model_.evaluate(**feed, verbose=0, return_dict=True)
         return {k: float(v) for k, v in result.items()}

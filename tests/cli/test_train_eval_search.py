@@ -90,3 +90,20 @@ def test_bad_search_input(binary_data, binary_model, tmp_path, extra, message, s
     errors = [line for line in result.stderr.splitlines() if "rror:" in line]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
+
+
+def test_a_streamed_table_is_searched_from_its_row_cache(binary_data, binary_model, tmp_path):
+    result = search(binary_data, binary_model, tmp_path, "--stream", "--search", "grid", "--param", "dense.units=2,8",
+                    "--folds", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "streamed from a float32 row cache" in result.stderr
+    results = pd.read_csv(tmp_path / "results.tsv", sep="\t")
+    assert sorted(results["dense.units"]) == [2, 8] and results["mean_accuracy"].notna().all()
+    result = search(binary_data, binary_model, tmp_path / "jobs", "--stream", "--search", "grid", "--param",
+                    "dense.units=2,8", "--jobs", "2")
+    assert result.exit_code == 2 and "a streamed table is searched in one process" in result.stderr
+
+
+def test_no_refit_leaves_no_model_to_write(binary_data, binary_model, tmp_path):
+    result = search(binary_data, binary_model, tmp_path, "--search", "grid", "--param", "dense.units=2,8", "--no-refit")
+    assert result.exit_code == 2 and "--no-refit leaves no final model" in result.stderr

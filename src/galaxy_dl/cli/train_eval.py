@@ -135,7 +135,7 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
     for option, value in (("--x", x_path), ("--scores", scores_path)):
         if value is None:
             raise click.UsageError(f"Missing option '{option}'.")
-    searching = _search_options(ctx, search, scheme, distribute or local_processes, predictions_out)
+    scheme = _search_options(ctx, search, scheme, distribute or local_processes, predictions_out)
     if local_processes:
         if backend == "tensorflow":
             raise click.UsageError("--local-processes trains with JAX: drop --backend tensorflow")
@@ -197,7 +197,7 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
         plan.prepare(estimator)
         if plan.writes_outputs:
             print(f"note: training data-parallel: {plan.describe()}", file=sys.stderr)
-    scheme_options = dict(scheme=searching.get("scheme", scheme), split=split, val_size=val_size, test_size=test_size,
+    scheme_options = dict(scheme=scheme, split=split, val_size=val_size, test_size=test_size,
                           cv_kind=cv_kind, folds=folds, repeats=repeats, refit=refit, scoring=split_list(scoring),
                           val_groups=split_list(val_groups), test_groups=split_list(test_groups))
     with distribution.using(plan):
@@ -214,14 +214,14 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
                       predictions=predictions_out, history=history_out, search_results=search_results)
 
 
-def _search_options(ctx, search, scheme, distributed, predictions_out) -> dict:
-    """Check the search options against each other; with --search, the scheme is cv unless given."""
+def _search_options(ctx, search, scheme, distributed, predictions_out) -> str:
+    """Check the search options against each other; returns the scheme: with --search, cv unless given."""
     given = [f"--{name.replace('_', '-')}" for name in ("params", "n_iter", "halving_factor", "refit_metric", "jobs",
                                                         "search_results") if ctx.params.get(name)]
     if not search:
         if given:
             raise click.UsageError(f"{given[0].replace('--params', '--param')} applies to --search")
-        return {}
+        return scheme
     if not ctx.params["params"]:
         raise click.UsageError("--search needs at least one --param NAME=VALUES (see them with --list-params)")
     if distributed:
@@ -234,7 +234,7 @@ def _search_options(ctx, search, scheme, distributed, predictions_out) -> dict:
     if predictions_out and chosen == "cv":
         raise click.UsageError("--predictions-out: a search over folds keeps no fold models; use --scheme "
                                "train_val_test to predict the test rows with the best setting")
-    return {"scheme": chosen}
+    return chosen
 
 
 def _list_params(model_path, threads, backend) -> None:
