@@ -14,11 +14,10 @@ import time
 import warnings
 
 from .errors import TrainingError, UsageError
-from .schemes import Report, Split, check_scoring, cv_splits, holdout, score, summary
+from .schemes import SCHEMES, Report, Split, check_scoring, cv_splits, holdout, score, summary
 from .searchspace import Param, parse, parse_values, prepare
 
 SEARCHES = ("grid", "random", "halving")
-SCHEMES = ("cv", "train_val", "train_val_test")
 
 
 def run_search(estimator, data, params, *, search: str = "grid", n_iter: int = 10, factor: int = 3, jobs: int = 1,
@@ -36,6 +35,7 @@ def run_search(estimator, data, params, *, search: str = "grid", n_iter: int = 1
     import numpy as np
     from sklearn.base import clone
 
+    from .streaming import is_lazy
     from .training import label_errors, name_columns, run_scheme, settle
 
     if search not in SEARCHES:
@@ -45,7 +45,7 @@ def run_search(estimator, data, params, *, search: str = "grid", n_iter: int = 1
     if n_iter < 1 or jobs < 1:
         raise UsageError(f"--{'n-iter' if n_iter < 1 else 'jobs'} must be at least 1")
     if estimator.seed is None:  # the search's splits, draws and refit must agree with each other
-        estimator.set_params(seed=int(np.random.default_rng().integers(2**31 - 1)))
+        estimator = clone(estimator).set_params(seed=int(np.random.default_rng().integers(2**31 - 1)))
         print(f"note: no seed given; the search uses seed {estimator.seed}", file=sys.stderr)
     space = _params(params)
     _check_search(search, space, estimator, factor)
@@ -54,7 +54,7 @@ def run_search(estimator, data, params, *, search: str = "grid", n_iter: int = 1
     refit_metric = refit_metric or scoring[0]
     if refit_metric not in scoring:
         raise UsageError(f"--refit-metric {refit_metric}: not one of the --scoring metrics ({', '.join(scoring)})")
-    if jobs > 1 and _streamed(data.X):
+    if jobs > 1 and is_lazy(data.X):
         raise UsageError("--jobs: a streamed table is searched in one process (its row cache is this process's): use --jobs 1")
     split, cv_kind = settle(estimator, data, scheme, split, cv_kind, val_groups, test_groups)
     splits = _splits(estimator, data, scheme, split, val_size, test_size, cv_kind, folds, repeats, val_groups, test_groups)
@@ -70,7 +70,7 @@ def run_search(estimator, data, params, *, search: str = "grid", n_iter: int = 1
     cv = searcher.cv_results_
     table, best = results_table(cv, space, refit_metric, halving=search == "halving")
     _tell(table, cv, space, best, len(splits), time.monotonic() - started)
-    chosen = {name: value for name, value in cv["params"][best].items()}
+    chosen = dict(cv["params"][best])
     winner = clone(estimator).set_params(**chosen)
     best_params = {name: _label(space, name, value) for name, value in chosen.items()}
     if scheme == "cv":
@@ -112,12 +112,6 @@ def _check_search(search: str, space: list[Param], estimator, factor: int) -> No
         if estimator.epochs < factor:
             raise UsageError(f"--search halving: the estimator trains {estimator.epochs} epoch(s); halving needs at "
                              f"least --halving-factor ({factor}): build the model with the most epochs a setting may get")
-
-
-def _streamed(X) -> bool:
-    from .streaming import is_lazy
-
-    return is_lazy(X)
 
 
 def _splits(estimator, data, scheme, split, val_size, test_size, cv_kind, folds, repeats, val_groups, test_groups) -> list:

@@ -209,7 +209,7 @@ def locate(estimator, name: str) -> tuple[str, str | None, str]:
 
 def plain(value):
     """NumPy scalars (what scipy's distributions draw) as Python values, so archives stay JSON."""
-    return value.item() if hasattr(value, "item") and not isinstance(value, (list, dict)) else value
+    return value.item() if hasattr(value, "item") else value
 
 
 def native(estimator, params: dict) -> dict:
@@ -271,15 +271,14 @@ def prepare(estimator, params: list[Param]) -> list[Param]:
 
 def _convert(kind: str, name: str, value, current, text: str):
     where = f"--param {name}"
-    if isinstance(value, ObjectCall) or _holds_call(value):
+    if isinstance(value, ObjectCall):
         if kind != "layer":
             raise UsageError(f"{where}: {text} is a call; calls are values of layer arguments only")
         import keras
 
         from .architecture import build_object
 
-        return keras.saving.serialize_keras_object(build_object(value, where)) if isinstance(value, ObjectCall) else \
-            keras.saving.serialize_keras_object(value)
+        return keras.saving.serialize_keras_object(build_object(value, where))
     if kind == "setting":
         from .config import validate_config
 
@@ -290,10 +289,6 @@ def _convert(kind: str, name: str, value, current, text: str):
     if expected and not _fits(value, current):
         raise UsageError(f"{where}: {text} is not {expected} ({name} is {current!r} now)")
     return float(value) if isinstance(current, float) and isinstance(value, int) else value
-
-
-def _holds_call(value) -> bool:
-    return isinstance(value, (list, tuple)) and any(isinstance(v, ObjectCall) for v in value)
 
 
 def _kind(current) -> str | None:
