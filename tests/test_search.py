@@ -93,6 +93,14 @@ def test_a_failed_setting_is_a_row_with_its_error(data):
     assert report.results.iloc[0]["class_weight"] == "None" and report.estimator.class_weight is None
 
 
+def test_a_nan_loss_fails_only_its_setting(data):
+    report = search(data, ["learning_rate=0.01, 1e30"], refit=False)
+    failed = report.results[report.results["error"] != ""]
+    assert failed["learning_rate"].tolist() == [1e30]
+    assert failed["error"].item().startswith("the training loss became nan at epoch")
+    assert report.results.iloc[0]["learning_rate"] == 0.01 and report.results.iloc[0]["mean_accuracy"] > 0.5
+
+
 def test_every_setting_failing_is_a_training_error(data):
     with pytest.raises(TrainingError, match=r"every setting failed; the first: --class-weight gives no weight"):
         search(data, ["class_weight={0: 1}, {1: 2}"])
