@@ -126,7 +126,9 @@ def params_table(estimator):
     params = estimator.get_params()
     params.pop("architecture")
     rows = [{"parameter": "task", "value": estimator.task}]
-    rows += [{"parameter": k, "value": v if isinstance(v, str) else json.dumps(v)} for k, v in sorted(params.items())]
-    rows += [{"parameter": f"search: {k}", "value": v if isinstance(v, str) else json.dumps(v)}
-             for k, v in (getattr(estimator, "best_params_", None) or {}).items()]
+    def cell(value):
+        return value if isinstance(value, str) else json.dumps(value)
+
+    rows += [{"parameter": k, "value": cell(v)} for k, v in sorted(params.items())]
+    rows += [{"parameter": f"search: {k}", "value": cell(v)} for k, v in (getattr(estimator, "best_params_", None) or {}).items()]
     return pd.DataFrame(rows)

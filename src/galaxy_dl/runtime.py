@@ -103,6 +103,22 @@ def configure(threads: int | None = None, backend: str | None = None) -> str:
     return chosen
 
 
+@contextlib.contextmanager
+def child_threads(threads: int):
+    """Processes started inside (a search's workers) cap every thread pool at ``threads``, TensorFlow's too:
+    they read the variables at start-up. This process's own pools are left as they are."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def select_backend(name: str | None) -> str:
     """Keras' backend: ``name`` (--backend), else $KERAS_BACKEND, else TensorFlow; jax must be installed
     for JAX (checked without importing it, so that --help and option errors stay fast)."""

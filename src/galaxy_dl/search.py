@@ -7,7 +7,6 @@ worker processes (one thread each), and turns ``cv_results_`` into the results t
 """
 
 import contextlib
-import os
 import re
 import sys
 import time
@@ -281,24 +280,8 @@ def _quiet():
         yield
 
 
-@contextlib.contextmanager
 def _worker_threads(jobs: int):
-    """Worker processes (joblib's loky) start with one thread per pool: ``jobs`` of them share the CPUs."""
-    if jobs == 1:
-        yield
-        return
-    from joblib import parallel_config
+    """Worker processes (joblib's loky, started inside) get one thread per pool: ``jobs`` of them share the CPUs."""
+    from .runtime import child_threads
 
-    from .runtime import THREAD_VARIABLES
-
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    os.environ.update({name: "1" for name in THREAD_VARIABLES})
-    try:
-        with parallel_config(backend="loky", inner_max_num_threads=1):
-            yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return child_threads(1) if jobs > 1 else contextlib.nullcontext()

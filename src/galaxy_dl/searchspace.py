@@ -252,10 +252,11 @@ def prepare(estimator, params: list[Param]) -> list[Param]:
     for name in names:
         if names.count(name) > 1:
             raise UsageError(f"--param {name} is given twice: give all its values in one --param")
+    currents = {name: value for name, value, _ in searchable(estimator)}
     prepared = []
     for param in params:
         kind, owner, argument = locate(estimator, param.name)
-        current = dict((name, value) for name, value, _ in searchable(estimator)).get(param.name)
+        current = currents.get(param.name)
         if param.distribution is not None:
             for end in param.distribution.ends():
                 _check(estimator, owner if kind == "layer" else None, param.name,
