@@ -26,12 +26,13 @@ $(DEV): pyproject.toml $(RUNTIME)
 	touch $@
 
 ## The "Introduction to deep learning" tutorial, one file target per step.
-tutorial: $(OUT)/cm.png
+tutorial: $(OUT)/cm.png $(OUT)/report.html $(OUT)/report.pdf
 	@echo
 	@echo "== Scores (train and validation holdout): $(OUT)/scores.tsv"
 	@cat $(OUT)/scores.tsv
 	@echo "== Test set ($(OUT)/predictions.tsv vs $(DATA)/y_test.tsv): $(OUT)/cm.png"
 	@cat $(OUT)/cm-summary.txt
+	@echo "== Training report: $(OUT)/report.html and $(OUT)/report.pdf"
 
 $(OUT):
 	mkdir -p $@
@@ -44,9 +45,10 @@ $(OUT)/model.zip: $(OUT)/arch.json
 	build-model --arch $< --task classification --loss binary_crossentropy --optimizer rmsprop \
 	            --epochs 10 --batch-size 4 --seed 42 -o $@
 
-$(OUT)/scores.tsv $(OUT)/fitted.zip $(OUT)/weights.h5 &: $(OUT)/model.zip $(DATA)/X_train.tsv $(DATA)/y_train.tsv
+$(OUT)/scores.tsv $(OUT)/fitted.zip $(OUT)/weights.h5 $(OUT)/report.html $(OUT)/report.pdf &: $(OUT)/model.zip $(DATA)/X_train.tsv $(DATA)/y_train.tsv
 	train-eval --model $(OUT)/model.zip --x $(DATA)/X_train.tsv --y $(DATA)/y_train.tsv \
-	           --scores $(OUT)/scores.tsv --fitted-model $(OUT)/fitted.zip --weights $(OUT)/weights.h5
+	           --scores $(OUT)/scores.tsv --fitted-model $(OUT)/fitted.zip --weights $(OUT)/weights.h5 \
+	           --report $(OUT)/report.html --report $(OUT)/report.pdf
 
 $(OUT)/predictions.tsv: $(OUT)/fitted.zip $(OUT)/weights.h5 $(DATA)/X_test.tsv
 	predict --model $(OUT)/fitted.zip --weights $(OUT)/weights.h5 --x $(DATA)/X_test.tsv -o $@

@@ -457,6 +457,30 @@ def search():
     RESULTS["search"] = out
 
 
+def report():
+    section("10. Training report: train-eval on the tutorial without and with --report, and the report's own "
+            "rendering timed inside one process")
+    prepare_tutorial_files()
+    base = TUTORIAL[2][1]
+    repeats = int(os.environ.get("BENCH_REPORT_REPEATS", "7"))
+    runs = interleaved({"none": (base, ENV), "html": (base + ["--report", "report.html"], ENV),
+                        "html_pdf": (base + ["--report", "report.html", "--report", "report.pdf"], ENV)}, repeats=repeats)
+    out = {name: {"median_seconds": r["median_seconds"], "runs": r["runs"], "peak_mb": r["peak_mb"]} for name, r in runs.items()}
+    plain_s = out["none"]["median_seconds"]
+    row(f"train-eval (wall, median of {repeats})", "seconds", "added s", "peak MB")
+    for name, label in (("none", "no report"), ("html", "--report report.html"), ("html_pdf", "  and --report report.pdf")):
+        added = out[name]["median_seconds"] - plain_s
+        out[name]["added_seconds"] = added
+        row(label, f"{out[name]['median_seconds']:.2f}", f"{added:+.2f}", f"{out[name]['peak_mb']:.0f}")
+    _, text = run_once([sys.executable, ROOT / "bench" / "report_render.py", DATA, WORK / "model.zip"])
+    inside = json.loads(text)
+    row("report.render in one process", "seconds", "", "")
+    for name, seconds in inside.items():
+        row(f"  {name}", f"{seconds:.2f}", "", "")
+    out["render_in_process_seconds"] = inside
+    RESULTS["report"] = out
+
+
 def _timeless(path):
     """A results table's lines without its fit-time column."""
     lines = [line.split("\t") for line in path.read_text().splitlines()]
@@ -465,7 +489,8 @@ def _timeless(path):
 
 
 SECTIONS = {"startup": startup, "tutorial": tutorial, "reading": reading, "training": training, "prediction": prediction,
-            "backends": backends, "beyond_memory": beyond_memory, "distributed": distributed, "search": search}
+            "backends": backends, "beyond_memory": beyond_memory, "distributed": distributed, "search": search,
+            "report": report}
 
 
 def main():

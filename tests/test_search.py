@@ -112,7 +112,7 @@ def test_a_holdout_scheme_scores_settings_on_the_validation_rows(data):
     validation = next(row for row in report.scores if row["set"] == "validation")
     assert validation["accuracy"] == pytest.approx(report.results["mean_accuracy"].iloc[0])  # the refit is the fit scored
     assert (report.results["std_accuracy"] == 0).all()  # one split
-    assert {name for name, *_ in report.heldout} == {"validation", "test"}
+    assert {held.name for held in report.heldout} == {"validation", "test"}
 
 
 @pytest.mark.parametrize("params, options, message", [

@@ -107,10 +107,10 @@ def test_streamed_and_in_memory_runs_choose_the_same_rows_and_scores(binary_data
         estimator = load(binary_model, "model").set_params(batch_size=1000, epochs=2)
         reports.append(run_scheme(estimator, data, scheme=scheme, split=split, folds=3, scoring=("accuracy", "roc_auc")))
     memory, streamed = reports
-    for (name_a, rows_a, true_a, _), (name_b, rows_b, true_b, _) in zip(memory.heldout, streamed.heldout):
-        assert name_a == name_b
-        np.testing.assert_array_equal(rows_a, rows_b)
-        np.testing.assert_array_equal(true_a, true_b)
+    for a, b in zip(memory.heldout, streamed.heldout):
+        assert a.name == b.name
+        np.testing.assert_array_equal(a.rows, b.rows)
+        np.testing.assert_array_equal(a.true, b.true)
     assert [r["set"] for r in memory.scores] == [r["set"] for r in streamed.scores]
     for a, b in zip(memory.scores, streamed.scores):
         assert a["rows"] == b["rows"]

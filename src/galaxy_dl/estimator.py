@@ -562,6 +562,11 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
             return np.asarray(p, dtype=np.float64)
         return self._proba(p, self.classes_)
 
+    def predict_with_proba(self, X):
+        """Labels and probabilities from one pass over ``X`` (a single label column)."""
+        p = self._raw_predict(X)
+        return self._decode(p, self.classes_), self._proba(p, self.classes_)
+
     def predict(self, X):
         import numpy as np
 

@@ -28,9 +28,22 @@ class Split:
 
 
 @dataclass
+class Heldout:
+    """A held-out set: its rows (indices into the data), true and predicted labels, and the class
+    probabilities (one column per class) of a single-label classifier, else None."""
+
+    name: str
+    rows: object
+    true: object
+    predicted: object
+    proba: object = None
+
+
+@dataclass
 class Report:
     scores: list = field(default_factory=list)  # dicts: set, rows, metrics...
-    heldout: list = field(default_factory=list)  # (set name, row indices, true, predicted)
+    heldout: list = field(default_factory=list)  # Heldout sets
+    histories: list = field(default_factory=list)  # (name, per-epoch history) of every model trained
     estimator: object = None
     results: object = None  # a search's table: one row per setting (galaxy_dl.search)
 
@@ -103,8 +116,10 @@ def score(estimator, X, y, name: str, scoring) -> dict:
     return row
 
 
-def _heldout(estimator, X, y, rows, name):
-    return (name, rows, y, estimator.predict(X))
+def _heldout(estimator, X, y, rows, name) -> Heldout:
+    if estimator.task == "classification" and estimator.target_layout() == "single":
+        return Heldout(name, rows, y, *estimator.predict_with_proba(X))
+    return Heldout(name, rows, y, estimator.predict(X))
 
 
 def train_val(estimator, X, y, *, split: Split, scoring, groups=None, test_split: Split | None = None) -> Report:
@@ -124,6 +139,7 @@ def train_val(estimator, X, y, *, split: Split, scoring, groups=None, test_split
     kept, val = holdout(split, y[rows], sub_groups, seed, "--split")
     train_rows, val_rows = rows[kept], rows[val]
     estimator.fit(X[train_rows], y[train_rows], validation_data=(X[val_rows], y[val_rows]))
+    report.histories.append(("model", estimator.history_))
     sets = [("train", train_rows), ("validation", val_rows)]
     if test is not None:
         sets.append(("test", test))
@@ -182,10 +198,12 @@ def cross_validate(estimator, X, y, *, kind: str, folds: int, repeats: int, scor
     splits = cv_splits(kind, folds, repeats, estimator.seed, X, y, groups)
     for i, (train_rows, test_rows) in enumerate(splits, start=1):
         fold = clone(estimator).fit(X[train_rows], y[train_rows])
+        report.histories.append((f"fold{i}", fold.history_))
         report.scores.append(score(fold, X[test_rows], y[test_rows], f"fold{i}", scoring))
         report.heldout.append(_heldout(fold, X[test_rows], y[test_rows], test_rows, f"fold{i}"))
     report.scores += summary(report.scores)
     if refit:
         report.estimator = clone(estimator).fit(X, y)
+        report.histories.append(("refit", report.estimator.history_))
         report.scores.append(score(report.estimator, X, y, "refit_train", scoring))
     return report

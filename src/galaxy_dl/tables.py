@@ -399,7 +399,11 @@ def to_labels(frame, spec: TableSpec, *, several: bool = False):
     )
 
 
+def table_text(frame) -> str:
+    """A table as galaxy-dl writes it: tab-separated with a header, no index."""
+    return frame.to_csv(sep="\t", index=False, lineterminator="\n")
+
+
 def write_table(frame, path: str) -> None:
-    """Tab-separated with a header, no index; ``-`` writes standard output."""
-    text = frame.to_csv(sep="\t", index=False, lineterminator="\n")
-    write_text(path, text)
+    """:func:`table_text` to ``path``; ``-`` writes standard output."""
+    write_text(path, table_text(frame))

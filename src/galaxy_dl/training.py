@@ -166,8 +166,8 @@ def write_outputs(report, data: TrainingData, *, scores: str, fitted_model: str 
         write_table(frame, history)
     if predictions:
         rows = []
-        for name, idx, y_true, y_pred in report.heldout:
-            rows.append(pd.DataFrame({"set": name, "row": idx + 1, "true": y_true, "predicted": y_pred}))
+        for held in report.heldout:
+            rows.append(pd.DataFrame({"set": held.name, "row": held.rows + 1, "true": held.true, "predicted": held.predicted}))
         write_table(pd.concat(rows, ignore_index=True), predictions)
     if search_results:
         write_table(report.results, search_results)

@@ -1,11 +1,14 @@
 """train-eval: train an estimator under a scheme, score it, write the fitted estimator and weights."""
 
 import os
+import shlex
 import sys
+import time
 
 import click
 
 from ..distribution import DEFAULT_PEER_TIMEOUT
+from ..report import FORMATS as REPORT_FORMATS
 from ..schemes import CV_KINDS, SCHEMES, SPLITS
 from ..search import SEARCHES
 from .common import backend_option, load_keras, no_header_option, program, setup_runtime, split_list, table_options, table_spec, threads_option
@@ -26,7 +29,8 @@ SECTIONS = {
     "Scheme": ["scheme", "split", "val_size", "test_size", "cv_kind", "folds", "repeats", "refit", "val_groups",
                "test_groups", "scoring", "seed"],
     "Search": ["search", "params", "n_iter", "halving_factor", "refit_metric", "jobs", "list_params"],
-    "Outputs": ["scores_path", "fitted_model", "weights_path", "predictions_out", "history_out", "search_results"],
+    "Outputs": ["scores_path", "fitted_model", "weights_path", "predictions_out", "history_out", "search_results", "reports",
+                "report_formats"],
     "Runtime": ["stream", "memory_budget", "cache_dir", "threads", "debug", "version", "help"],
     "Distribution": ["backend", "distribute", "devices", "coordinator", "num_processes", "process_id", "peer_timeout",
                      "local_processes", "timeout"],
@@ -105,6 +109,11 @@ name; see them all with --list-params) and keeps the best, refitted:
 @click.option("--history-out", default=None, metavar="PATH", help="Per-epoch training history.")
 @click.option("--search-results", default=None, metavar="PATH",
               help="Every setting a search tried: its values, mean and std of each score, rank, fit time, error.")
+@click.option("--report", "reports", multiple=True, metavar="PATH",
+              help="A training report: the run, scores, learning curves, held-out predictions (and a search's "
+                   "results); HTML or PDF by the suffix; repeatable.")
+@click.option("--report-format", "report_formats", multiple=True, type=click.Choice(REPORT_FORMATS),
+              help="The format of each --report, in order (for paths whose suffix does not tell).")
 @click.option("--stream/--no-stream", default=None,
               help="Stream the features from a disk cache, or hold them in memory [default: by --memory-budget].")
 @click.option("--memory-budget", type=click.IntRange(min=1), default=None, metavar="MB",
@@ -128,7 +137,8 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
          refit, groups_path, groups_column, val_groups, test_groups, scoring, missing, seed, scores_path, fitted_model, weights_path,
          predictions_out, history_out, threads, backend, distribute, devices, coordinator, num_processes, process_id,
          peer_timeout, local_processes, timeout, search, params, n_iter, halving_factor, refit_metric, jobs, list_params,
-         search_results, **table_params):
+         search_results, reports, report_formats, **table_params):
+    started = time.time()
     ctx = click.get_current_context()
     if list_params:
         return _list_params(model_path, threads, backend)
@@ -173,7 +183,10 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
         raise click.UsageError("--no-refit leaves no final model: drop --fitted-model/--weights")
     outputs = {"--scores": scores_path, "--fitted-model": fitted_model, "--weights": weights_path,
                "--predictions-out": predictions_out, "--history-out": history_out, "--search-results": search_results}
-    for option, path in outputs.items():
+    from .. import report as training_report
+
+    report_targets = training_report.targets(reports, report_formats)
+    for option, path in [*outputs.items(), *(("--report", path) for path, _ in report_targets)]:
         if path:
             check_writable(path, option)
     distribution.prepare(cluster, backend)
@@ -210,8 +223,19 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
         else:
             report = run_scheme(estimator, data, **scheme_options)
     if plan.writes_outputs:
+        rendered = {}
+        if report_targets:  # drawn before anything is written: a drawing failure leaves no output
+            run = training_report.Run(command=shlex.join(["train-eval", *ctx.meta["argv"]]), scheme=scheme_options,
+                                      started=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
+                                      wall_time_s=time.time() - started, search=_searched(search, params))
+            rendered = training_report.render(report, data, estimator, run, [fmt for _, fmt in report_targets])
         write_outputs(report, data, scores=scores_path, fitted_model=fitted_model, weights=weights_path,
                       predictions=predictions_out, history=history_out, search_results=search_results)
+        training_report.write(rendered, report_targets)
+
+
+def _searched(search, params) -> str | None:
+    return f"{search} over {'; '.join(params)}" if search else None
 
 
 def _search_options(ctx, search, scheme, distributed, predictions_out) -> str:

@@ -1,0 +1,56 @@
+"""train-eval --report: a training report as a self-contained HTML page and/or a PDF, the same sections in both.
+
+:func:`render` draws every figure and renders every asked format in memory before anything is written, so a
+failure while drawing leaves no report (and train-eval writes no other output either); :func:`write` then
+writes each atomically.
+"""
+
+from ..errors import OutputError, UsageError, first_line
+from .document import Run
+
+FORMATS = ("html", "pdf")
+SUFFIXES = {"html": "html", "htm": "html", "pdf": "pdf"}
+
+__all__ = ["FORMATS", "Run", "render", "targets", "write"]
+
+
+def targets(paths, formats=()) -> list[tuple[str, str]]:
+    """(path, format) per ``--report``: the format by the path's suffix, or by the ``--report-format`` given
+    in the same position (one for every report, when any is given)."""
+    paths, formats = list(paths), [f.lower() for f in formats]
+    if formats and len(formats) != len(paths):
+        raise UsageError(f"--report-format: give one per --report ({len(paths)} reports, {len(formats)} formats)")
+    chosen = []
+    for i, path in enumerate(paths):
+        suffix = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+        fmt = formats[i] if formats else SUFFIXES.get(suffix)
+        if fmt not in FORMATS:
+            raise UsageError(f"--report {path}: the suffix tells neither html nor pdf; add --report-format html|pdf"
+                             if not formats else f"--report-format {fmt}: one of {', '.join(FORMATS)}")
+        chosen.append((path, fmt))
+    return chosen
+
+
+def render(report, data, estimator, run: Run, formats) -> dict:
+    """Format -> bytes of the report; any failure while drawing is an OutputError naming what failed."""
+    import matplotlib
+
+    matplotlib.use("agg")  # scikit-learn's displays import pyplot: no GUI backend is looked for
+    from . import to_html, to_pdf
+    from .content import build
+
+    try:
+        doc = build(report, data, estimator, run)
+        rendered = {}
+        for fmt in dict.fromkeys(formats):
+            rendered[fmt] = to_html.render(doc).encode("utf-8") if fmt == "html" else to_pdf.render(doc)
+    except (ValueError, TypeError, RuntimeError, OSError, ArithmeticError, KeyError, IndexError) as exc:
+        raise OutputError(f"--report: drawing the report failed: {first_line(exc)}") from None
+    return rendered
+
+
+def write(rendered: dict, chosen: list[tuple[str, str]]) -> None:
+    from ..fileio import write_bytes
+
+    for path, fmt in chosen:
+        write_bytes(path, rendered[fmt])

@@ -1,0 +1,163 @@
+"""The report as a PDF through matplotlib's own PDF backend: A4 portrait pages on which the text flows (it
+stays text: searchable, extractable) and each figure is placed at the page's width with its caption; the
+figure is the same drawing as the HTML's image, embedded without resampling."""
+
+import textwrap
+
+A4 = (8.27, 11.69)  # inches
+MARGIN = 0.6
+LINE = 0.16  # inches per line of 7.5 pt monospace
+COLUMNS = 108  # characters of 7.5 pt monospace across A4 less the margins
+# (points, weight, inches per line, family); "medium" is Courier's weight, and DejaVu Sans Mono's nearest is Book
+STYLES = {"title": (16, "bold", 0.42, "sans-serif"), "h2": (12, "bold", 0.36, "sans-serif"),
+          "caption": (8.5, "bold", 0.2, "sans-serif"), "text": (7.5, "medium", LINE, "monospace")}
+
+
+class _Pages:
+    """A cursor down A4 pages: runs of lines in one style are one text object; a figure that does not fit
+    the rest of a page starts the next."""
+
+    def __init__(self, pdf):
+        self.pdf = pdf
+        self.page = None
+        self.y = 0.0
+        self.run = []  # lines of the style in self.style, not yet placed
+        self.style = "text"
+
+    def line(self, text: str, style: str = "text") -> None:
+        height = STYLES[style][2]
+        if style != self.style:
+            self._place()
+            self.style = style
+        if self.page is None or self.y - height * (len(self.run) + 1) < MARGIN:
+            self._place()
+            if self.page is None or self.y - height < MARGIN:
+                self._new_page()
+        self.run.append(text)
+
+    def keep(self, lines: int) -> None:
+        """Start a new page unless ``lines`` more lines fit (a heading stays with what follows it)."""
+        self._place()
+        if self.page is not None and self.y - LINE * lines < MARGIN:
+            self._new_page()
+
+    def gap(self) -> None:
+        self._place()
+        self.y -= LINE / 2
+
+    def image(self, pixels, caption_lines: list[str]) -> None:
+        self._place()
+        width = A4[0] - 2 * MARGIN
+        height = width * pixels.shape[0] / pixels.shape[1]
+        needed = height + LINE * (len(caption_lines) + 1)
+        if self.page is None or self.y - needed < MARGIN:
+            self._new_page()
+        self.y -= height
+        from matplotlib.image import BboxImage
+        from matplotlib.transforms import Bbox, TransformedBbox
+
+        place = Bbox.from_bounds(MARGIN / A4[0], self.y / A4[1], width / A4[0], height / A4[1])
+        image = BboxImage(TransformedBbox(place, self.page.transFigure), interpolation="none")
+        image.set_data(pixels[..., :3])  # the figure is opaque: no alpha channel to embed
+        self.page.add_artist(image)
+        self.y -= LINE / 2
+        for text in caption_lines:
+            self.line(text)
+
+    def _new_page(self) -> None:
+        from matplotlib.figure import Figure
+
+        self._place()
+        self.flush()
+        self.page = Figure(figsize=A4)
+        self.y = A4[1] - MARGIN
+
+    def _place(self) -> None:
+        if not self.run:
+            return
+        size, weight, height, family = STYLES[self.style]
+        self.y -= height * len(self.run)
+        self.page.text(MARGIN / A4[0], self.y / A4[1], "\n".join(self.run), fontsize=size, fontweight=weight,
+                       family=family, va="bottom", linespacing=height * 72 / size / 1.2)
+        self.run = []
+
+    def flush(self) -> None:
+        self._place()
+        if self.page is not None:
+            self.pdf.savefig(self.page)
+            self.page = None
+
+
+def render(doc) -> bytes:
+    """The PDF's bytes; no creation date, so the same run gives the same bytes."""
+    import io
+
+    import matplotlib
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    buffer = io.BytesIO()
+    fonts = {"pdf.use14corefonts": _latin(doc)}  # PDF's own fonts: nothing to embed, half the time
+    with matplotlib.rc_context(fonts), PdfPages(buffer, metadata={"CreationDate": None, "Title": doc.title}) as pdf:
+        pages = _Pages(pdf)
+        pages.line(doc.title, "title")
+        for text in _wrap(doc.subtitle):
+            pages.line(text)
+        for section in doc.sections:
+            pages.gap()
+            pages.keep(8)
+            pages.line(section.title, "h2")
+            for block in section.blocks:
+                _block(pages, block)
+        pages.flush()
+    return buffer.getvalue()
+
+
+def _latin(doc) -> bool:
+    """Whether every text of ``doc`` fits the PDF core fonts' encoding (else DejaVu is embedded: class names
+    in Greek or CJK stay readable)."""
+    from .document import Facts, Figure, Note, Table
+
+    texts = [doc.title, doc.subtitle]
+    for section in doc.sections:
+        texts.append(section.title)
+        for block in section.blocks:
+            if isinstance(block, Facts):
+                texts += [f"{label}{value}" for label, value in block.rows]
+            elif isinstance(block, Table):
+                texts += [block.caption, *map(str, block.frame.columns), *block.frame.astype(str).to_numpy().ravel()]
+            elif isinstance(block, (Figure, Note)):
+                texts.append(getattr(block, "caption", None) or getattr(block, "text", ""))
+    try:
+        "".join(texts).encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _wrap(text: str, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(text, COLUMNS, subsequent_indent=indent, break_on_hyphens=False) or [""]
+
+
+def _block(pages: _Pages, block) -> None:
+    from .document import Facts, Figure, Note, Table
+
+    if isinstance(block, Facts):
+        width = max(len(label) for label, _ in block.rows) + 2
+        for label, value in block.rows:
+            for text in _wrap(f"{label + ':':<{width}}{value}", " " * width):
+                pages.line(text)
+    elif isinstance(block, Table):
+        pages.keep(min(len(block.frame) + 3, 12))
+        if block.caption:
+            pages.line(block.caption, "caption")
+        for text in block.frame.to_string(index=False, line_width=COLUMNS).splitlines():
+            for piece in _wrap(text):
+                pages.line(piece)
+    elif isinstance(block, Figure):
+        pages.image(block.pixels(), _wrap(block.caption))
+    elif isinstance(block, Note):
+        for text in _wrap(block.text):
+            pages.line(text)
+    else:
+        raise TypeError(f"not a report block: {type(block).__name__}")
+    pages.gap()
