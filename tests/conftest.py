@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA = ROOT / "test-data"
 
 
-SLOWEST_FIRST = ("test_readme.py", "test_pipeline.py")
+SLOWEST_FIRST = ("test_readme.py", "test_pipeline.py", "test_train_eval_report.py")
 
 
 def pytest_collection_modifyitems(items):

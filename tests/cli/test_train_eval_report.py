@@ -247,12 +247,16 @@ def test_chromium_renders_the_report_without_javascript(tutorial, width, tmp_pat
             scroll = tab.evaluate("() => document.documentElement.scrollWidth")
             shot = tmp_path / f"report-{width}.png"
             tab.screenshot(path=str(shot), full_page=True)
+            tab.emulate_media(media="print")
+            printed = tab.evaluate("() => [getComputedStyle(document.querySelector('nav')).display, "
+                                   "getComputedStyle(document.querySelector('figure')).breakInside]")
         finally:
             browser.close()
     assert len(widths) == len(page.images) == 4 and all(w > 0 for w in widths)
     assert all(0 < w <= width for w in shown)  # scaled into the column, never wider than the screen
     assert scroll <= width  # nothing pushes the page sideways (wide tables scroll inside their box)
     assert "Training report" in text and "Held-out predictions" in text
+    assert printed == ["none", "avoid"]  # printed: no navigation, no figure split over two pages
     from PIL import Image
 
     with Image.open(shot) as image:

@@ -36,7 +36,8 @@ def _run(run: Run, estimator) -> Section:
 
     from .. import __version__
 
-    versions = ", ".join(f"{name} {_version(name)}" for name in LIBRARIES if _version(name))
+    installed = {name: _version(name) for name in LIBRARIES}
+    versions = ", ".join(f"{name} {version}" for name, version in installed.items() if version)
     rows = [("command", run.command), ("date", run.started),
             ("wall time", f"{run.wall_time_s:.1f} s" if run.wall_time_s is not None else "not measured"),
             ("scheme", describe_scheme(run.scheme, estimator.task)),
@@ -55,7 +56,7 @@ def _version(name: str) -> str | None:
 
 
 def describe_scheme(options: dict, task: str) -> str:
-    """The scheme and its split in words, e.g. "train_val: stratified holdout of 0.2 as validation"."""
+    """The scheme and its split in words, e.g. "train_val: stratified split; validation 0.2 of the rows"."""
     scheme = options.get("scheme", "train_val")
     split = options.get("split", "stratified")
     if scheme == "cv":
