@@ -334,6 +334,11 @@ class KerasEstimator(BaseEstimator):
             result = self.model_.evaluate(**feed, verbose=0, return_dict=True)
         return {k: float(v) for k, v in result.items()}
 
+    def predict_with_proba(self, X):
+        """Predictions and, where they exist for one label column, class probabilities (else None), from one
+        pass over ``X``."""
+        return self.predict(X), None
+
     def _raw_predict(self, X):
         return self.model_.predict(**self._feed(X, batch_size=self._inference_batch(X, PREDICT_BATCH)), verbose=0)
 
@@ -563,7 +568,8 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
         return self._proba(p, self.classes_)
 
     def predict_with_proba(self, X):
-        """Labels and probabilities from one pass over ``X`` (a single label column)."""
+        if self.target_layout() != "single":
+            return self.predict(X), None
         p = self._raw_predict(X)
         return self._decode(p, self.classes_), self._proba(p, self.classes_)
 

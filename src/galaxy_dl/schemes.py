@@ -43,7 +43,7 @@ class Heldout:
 class Report:
     scores: list = field(default_factory=list)  # dicts: set, rows, metrics...
     heldout: list = field(default_factory=list)  # Heldout sets
-    histories: list = field(default_factory=list)  # (name, per-epoch history) of every model trained
+    histories: list = field(default_factory=list)  # (fold name, per-epoch history); the final model's is its history_
     estimator: object = None
     results: object = None  # a search's table: one row per setting (galaxy_dl.search)
 
@@ -117,9 +117,7 @@ def score(estimator, X, y, name: str, scoring) -> dict:
 
 
 def _heldout(estimator, X, y, rows, name) -> Heldout:
-    if estimator.task == "classification" and estimator.target_layout() == "single":
-        return Heldout(name, rows, y, *estimator.predict_with_proba(X))
-    return Heldout(name, rows, y, estimator.predict(X))
+    return Heldout(name, rows, y, *estimator.predict_with_proba(X))
 
 
 def train_val(estimator, X, y, *, split: Split, scoring, groups=None, test_split: Split | None = None) -> Report:
@@ -139,7 +137,6 @@ def train_val(estimator, X, y, *, split: Split, scoring, groups=None, test_split
     kept, val = holdout(split, y[rows], sub_groups, seed, "--split")
     train_rows, val_rows = rows[kept], rows[val]
     estimator.fit(X[train_rows], y[train_rows], validation_data=(X[val_rows], y[val_rows]))
-    report.histories.append(("model", estimator.history_))
     sets = [("train", train_rows), ("validation", val_rows)]
     if test is not None:
         sets.append(("test", test))
@@ -204,6 +201,5 @@ def cross_validate(estimator, X, y, *, kind: str, folds: int, repeats: int, scor
     report.scores += summary(report.scores)
     if refit:
         report.estimator = clone(estimator).fit(X, y)
-        report.histories.append(("refit", report.estimator.history_))
         report.scores.append(score(report.estimator, X, y, "refit_train", scoring))
     return report

@@ -189,6 +189,16 @@ def _searcher(search, estimator, space, splits, scoring, refit_metric, n_iter, f
     return classes["grid"](base, space_dict, **common)
 
 
+SETTING_COLUMNS = ("rank", "setting", "round", "epochs")  # a results row starts with these, then the values
+
+
+def results_layout(results) -> tuple[list, str]:
+    """A results table's searched names (the values' columns) and the metric that ranked it (the first mean)."""
+    columns = list(results.columns)
+    first_score = next(i for i, column in enumerate(columns) if column.startswith("mean_"))
+    return [c for c in columns[:first_score] if c not in SETTING_COLUMNS], columns[first_score].removeprefix("mean_")
+
+
 def results_table(cv: dict, space: list[Param], refit_metric: str, halving: bool = False):
     """One row per setting (per round, for halving), best first: rank, the values, mean and std of every
     score, fit time, error; and the index of the best setting in ``cv``."""

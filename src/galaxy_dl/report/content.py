@@ -10,7 +10,6 @@ from . import figures
 from .document import Document, Facts, Figure, Note, Run, Section, Table
 
 LIBRARIES = ("keras", "tensorflow", "jax", "scikit-learn", "numpy", "pandas", "h5py", "matplotlib")
-SEARCH_COLUMNS = ("rank", "setting", "round", "epochs", "fit_time_s", "error")
 VARIES = frozenset({"date", "wall time"})
 
 
@@ -25,7 +24,7 @@ def build(report, data, estimator, run: Run) -> Document:
         doc.sections += [_run(run, model_source), _data(data, estimator.task), _model(final, estimator),
                          _parameters(model_source), _scores(report)]
         doc.sections.append(_curves(report, model_source))
-        doc.sections.append(_heldout(report, data, final, estimator.task))
+        doc.sections.append(_predictions(report, data, final, estimator.task))
         if report.results is not None:
             doc.sections.append(_search(report.results))
     return doc
@@ -77,6 +76,8 @@ def describe_scheme(options: dict, task: str) -> str:
 def _data(data, task: str) -> Section:
     import pandas as pd
 
+    from ..plots import sorted_union
+
     rows = [("features", f"{data.source}: {data.X.shape[0]} rows x {data.X.shape[1]} columns"),
             ("labels", f"{data.label_source}" + (f" ({len(data.label_names)} columns)" if data.label_names else "")),
             ("task", task)]
@@ -87,7 +88,7 @@ def _data(data, task: str) -> Section:
         counts = []
         for j, name in enumerate(columns):
             values = pd.Series(y2[:, j]).value_counts()
-            values = values.reindex(_sorted(values.index.tolist()))
+            values = values.reindex(sorted_union(values.index, []))
             counts += [{"column": name, "class": str(k), "rows": int(v), "share": f"{v / len(y):.1%}"}
                        for k, v in values.items()]
         frame = pd.DataFrame(counts)
@@ -99,13 +100,6 @@ def _data(data, task: str) -> Section:
     if len(columns) == 1:
         frame = frame.drop(columns="column")
     return Section("data", "Data", [Facts(rows), Table(_text(frame), caption)])
-
-
-def _sorted(values: list) -> list:
-    try:
-        return sorted(values)
-    except TypeError:
-        return sorted(values, key=str)
 
 
 def _num(value: float) -> str:
@@ -161,7 +155,9 @@ def _text(frame):
 
 
 def _curves(report, estimator) -> Section:
-    histories = report.histories or ([("model", report.estimator.history_)] if report.estimator is not None else [])
+    histories = list(report.histories)
+    if report.estimator is not None:
+        histories.append(("refit" if histories else "model", report.estimator.history_))
     histories = [(name, h) for name, h in histories if h]
     section = Section("curves", "Learning curves")
     if not histories:
@@ -172,8 +168,6 @@ def _curves(report, estimator) -> Section:
     if marks:
         caption += " Dotted line: the epoch early stopping ended at; star: the best epoch of the monitored value."
     section.blocks.append(Figure(figures.learning_curves(histories, marks), caption, "Learning curves per epoch"))
-    if len(histories) > 1 and not any(name == "refit" for name, _ in histories) and report.results is not None:
-        section.blocks.append(Note("A search's fold models are not kept: the curves are the refitted best setting's."))
     lines = [f"{name}: {'stopped after epoch ' + str(stop) if stop else 'ran every epoch'}; best {monitored} at epoch {best}"
              for name, (stop, best, monitored) in marks.items()]
     if lines:
@@ -218,7 +212,7 @@ def held_out(report):
             np.concatenate([h.predicted for h in folds]), proba)
 
 
-def _heldout(report, data, final, task: str) -> Section:
+def _predictions(report, data, final, task: str) -> Section:
     section = Section("heldout", "Held-out predictions")
     chosen = held_out(report)
     if chosen is None:
@@ -296,8 +290,9 @@ def _classification(true, predicted, proba, names, final) -> list:
 
 
 def _search(results) -> Section:
-    params = [c for c in results.columns if c not in SEARCH_COLUMNS and not c.startswith(("mean_", "std_"))]
-    metric = next(c for c in results.columns if c.startswith("mean_")).removeprefix("mean_")
+    from ..search import results_layout
+
+    params, metric = results_layout(results)
     blocks = [Table(_text(results), "Every setting, best first (the search results table)")]
     if params:
         blocks.append(Figure(figures.search_scores(results, params, metric),

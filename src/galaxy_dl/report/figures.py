@@ -19,19 +19,24 @@ def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def _figure(rows: int, cols: int, height: float, *, left: float = 0.75, bottom: float = 0.6, top: float = 0.35,
+def _figure(n: int, cols: int, height: float, *, left: float = 0.75, bottom: float = 0.6, top: float = 0.35,
             right: float = 0.2, gap: float = 0.75, legend: float = 0.0):
-    """A figure of rows x cols panels, ``height`` inches each, with fixed margins in inches (a layout engine
-    would draw every figure once more to measure it); ``legend`` inches are kept free at the bottom."""
+    """A figure of ``n`` panels, at most ``cols`` a row and ``height`` inches each, with fixed margins in inches
+    (a layout engine would draw every figure once more to measure it); ``legend`` inches are kept free at the
+    bottom. Returns the figure and its ``n`` axes (the grid's spare cells are hidden)."""
     from matplotlib.figure import Figure
 
+    cols = min(cols, n)
+    rows = -(-n // cols)
     total = top + bottom + legend + rows * height + (rows - 1) * gap
     panel = (WIDTH - left - right - (cols - 1) * gap) / cols
     fig = Figure(figsize=(WIDTH, total))
     axes = fig.subplots(rows, cols, squeeze=False, gridspec_kw={
         "left": left / WIDTH, "right": 1 - right / WIDTH, "bottom": (bottom + legend) / total, "top": 1 - top / total,
         "wspace": gap / panel, "hspace": gap / height}).ravel()
-    return fig, axes
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
 
 
 def raster(fig):
@@ -44,11 +49,6 @@ def raster(fig):
     return np.asarray(canvas.buffer_rgba()).copy()
 
 
-def _grid(n: int, cols: int = 2) -> tuple[int, int]:
-    cols = min(cols, n)
-    return -(-n // cols), cols
-
-
 def learning_curves(histories: list, marks: dict):
     """One panel per metric (loss first): training solid, validation dashed, a colour per run (fold).
 
@@ -57,11 +57,8 @@ def learning_curves(histories: list, marks: dict):
     for _, history in histories:
         metrics += [k for k in history if not k.startswith("val_") and k not in metrics]
     metrics.sort(key=lambda k: k != "loss")
-    rows, cols = _grid(len(metrics))
     lines = sum(2 if any(f"val_{m}" in h for m in metrics) else 1 for _, h in histories)
-    fig, axes = _figure(rows, cols, 2.4, legend=0.2 + 0.17 * -(-lines // 3))
-    for ax in axes[len(metrics):]:
-        ax.set_visible(False)
+    fig, axes = _figure(len(metrics), 2, 2.4, legend=0.2 + 0.17 * -(-lines // 3))
     for ax, metric in zip(axes, metrics):
         for i, (name, history) in enumerate(histories):
             for key, style, part in ((metric, "-", "training"), (f"val_{metric}", "--", "validation")):
@@ -103,7 +100,7 @@ def confusion_matrices(cm):
     label = 0.08 * min(max(map(len, names)), 30)  # inches the longest tick label takes
     margin = 0.45 + label
     side = (WIDTH - margin - 0.2 - (margin + 0.3)) / 2
-    fig, axes = _figure(1, 2, side, left=margin, gap=margin + 0.3, bottom=0.5 + (label if rotate == "vertical" else 0.1))
+    fig, axes = _figure(2, 2, side, left=margin, gap=margin + 0.3, bottom=0.5 + (label if rotate == "vertical" else 0.1))
     fontsize = max(6.0, min(10.0, 14.0 - 0.4 * n))
     for ax, values, fmt, title in ((axes[0], cm.counts, "d", "Counts"),
                                    (axes[1], np.nan_to_num(cm.normalized), ".0%", "Row-normalised (recall)")):
@@ -124,7 +121,7 @@ def roc_pr(y_true, proba, classes) -> tuple:
     from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay, auc, average_precision_score
 
     y_true = np.asarray(y_true)
-    fig, (roc_ax, pr_ax) = _figure(1, 2, 3.2)
+    fig, (roc_ax, pr_ax) = _figure(2, 2, 3.2)
     targets = [(1, classes[1])] if len(classes) == 2 else list(enumerate(classes))
     rows = []
     drawn = 0
@@ -158,10 +155,7 @@ def probability_histograms(y_true, proba, classes):
     y_true = np.asarray(y_true)
     bins = np.linspace(0.0, 1.0, 21)
     columns = [1] if len(classes) == 2 else list(range(min(len(classes), MAX_PANELS)))
-    rows, cols = _grid(len(columns), 3 if len(columns) > 4 else 2)
-    fig, axes = _figure(rows, cols, 2.2 if len(columns) > 1 else 2.8, gap=0.6)
-    for ax in axes[len(columns):]:
-        ax.set_visible(False)
+    fig, axes = _figure(len(columns), 3 if len(columns) > 4 else 2, 2.2 if len(columns) > 1 else 2.8, gap=0.6)
     for ax, j in zip(axes, columns):
         if len(classes) <= len(PALETTE):
             groups = [(f"true {label}", y_true == label) for label in classes]
@@ -183,7 +177,7 @@ def regression(y_true, y_pred, name: str):
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     residuals = y_true - y_pred
     alpha = 0.7 if len(y_true) <= 1000 else 0.25
-    fig, axes = _figure(1, 3, 2.0, left=0.7, gap=0.7)
+    fig, axes = _figure(3, 3, 2.0, left=0.7, gap=0.7)
     ax = axes[0]
     ax.scatter(y_true, y_pred, s=10, alpha=alpha, color=colour(0), rasterized=len(y_true) > 2000)
     low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
@@ -209,10 +203,7 @@ def regression(y_true, y_pred, name: str):
 def search_scores(results, params: list, metric: str):
     """The chosen metric's mean (with its std as an error bar) against each searched parameter; with halving,
     a colour per round. The best setting is the star."""
-    rows, cols = _grid(min(len(params), MAX_PANELS))
-    fig, axes = _figure(rows, cols, 2.4, bottom=0.8)
-    for ax in axes[len(params):]:
-        ax.set_visible(False)
+    fig, axes = _figure(min(len(params), MAX_PANELS), 2, 2.4, bottom=0.8)
     mean, std = results[f"mean_{metric}"].to_numpy(float), results[f"std_{metric}"].to_numpy(float)
     rounds = results["round"].to_numpy() if "round" in results else np.ones(len(results), dtype=int)
     for ax, param in zip(axes, params):
