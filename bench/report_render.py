@@ -1,30 +1,36 @@
-"""Time galaxy_dl.report.render in one process on the tutorial: the report's own cost without process noise.
+"""What --report adds to a real train-eval run, timed inside that run: train-eval's own command (as its console
+script calls it) with ``galaxy_dl.report.render`` and ``report.write`` timed, imports made on the way included.
+Whole processes differ by more than a second from run to run on a shared machine; this does not.
 
-    python bench/report_render.py DATA_DIR MODEL_ZIP   -> JSON: seconds per format, first (cold) and warm
+    python bench/report_render.py ARGS...   (train-eval's arguments)  -> JSON: report seconds, run seconds
 """
 
 import json
 import sys
 import time
-from pathlib import Path
 
-from galaxy_dl import archive, runtime
-from galaxy_dl.report import Run, render
-from galaxy_dl.tables import TableSpec
-from galaxy_dl.training import TrainingData, run_scheme
+from galaxy_dl import report
+from galaxy_dl.cli import train_eval
 
-data_dir, model = Path(sys.argv[1]), sys.argv[2]
-runtime.import_keras()
-data = TrainingData.read(TableSpec(str(data_dir / "X_train.tsv")), TableSpec(str(data_dir / "y_train.tsv")))
-estimator = archive.load(model, "--model").set_params(verbose=0)
-report = run_scheme(estimator, data)
-out = {}
-for name, formats in (("cold, html and pdf (imports matplotlib)", ["html", "pdf"]), ("html", ["html"]),
-                      ("pdf", ["pdf"]), ("html and pdf", ["html", "pdf"])):
-    times = []
-    for _ in range(1 if name.startswith("cold") else 5):
-        start = time.perf_counter()
-        render(report, data, estimator, Run(), formats)
-        times.append(time.perf_counter() - start)
-    out[name] = sorted(times)[len(times) // 2]
-print(json.dumps(out))
+spent = {"wall": 0.0, "cpu": 0.0}
+
+
+def timed(fn):
+    def run(*args, **kwargs):
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent["wall"] += time.perf_counter() - wall
+            spent["cpu"] += time.thread_time() - cpu
+    return run
+
+
+report.render, report.write = timed(report.render), timed(report.write)
+start = time.perf_counter()
+try:
+    train_eval.main(sys.argv[1:], prog_name="train-eval")
+except SystemExit as exit_:
+    if exit_.code:
+        raise
+print(json.dumps({"report_s": spent["wall"], "report_cpu_s": spent["cpu"], "run_s": time.perf_counter() - start}))

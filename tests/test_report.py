@@ -94,7 +94,34 @@ def test_regression_panels_and_learning_curves_on_a_log_scale():
     fig = figures.regression(np.arange(50.0), np.arange(50.0) * 0.9, "target")
     assert len(fig.axes) == 3 and fig.axes[0].get_xlabel() == "true target"
     fig = figures.learning_curves([("model", {"loss": [3000.0, 2.0, 1.0], "val_loss": [10.0, 3.0, 2.0]})], {})
-    assert fig.axes[0].get_yscale() == "log" and fig.axes[0].get_title() == "loss (log scale)"
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_title() == "loss (log scale)"
+    figures.raster(fig)
+    labels = [label.get_text() for label in ax.get_yticklabels() if label.get_text()]
+    assert {"1", "10", "100", "1000"} <= set(labels)  # plain numbers, not mathtext's 10^3
+    assert len(ax.yaxis.get_minorticklocs()) == 0 and [t for t in ax.get_xticks() if 1 <= t <= 3] == [1, 2, 3]
+
+
+def test_drawing_freezes_older_objects_and_thaws_only_what_it_froze():
+    import gc
+
+    from galaxy_dl.report import _young_objects_only
+
+    was_frozen = gc.get_freeze_count()  # a CLI test in this process froze its imports (runtime.imports_done)
+    gc.unfreeze()
+    with _young_objects_only():
+        assert gc.get_freeze_count() > 0  # the collector skips them while matplotlib allocates
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # as our programs do once their imports are done
+    try:
+        frozen = gc.get_freeze_count()
+        with _young_objects_only():
+            pass
+        assert gc.get_freeze_count() >= frozen  # the caller's frozen objects stay frozen
+    finally:
+        gc.unfreeze()
+        if was_frozen:
+            gc.freeze()
 
 
 def small_document():

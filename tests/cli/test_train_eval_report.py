@@ -146,6 +146,16 @@ def test_tutorial_report_holds_every_section(tutorial):
     assert "Predicted probabilities by true class." in text
 
 
+def test_the_pdf_embeds_the_html_images_pixels_as_they_are(tutorial):
+    from pypdf import PdfReader
+
+    (page, _, _, pdf), _ = tutorial
+    embedded = {}  # matplotlib lists every image in each page's resources: one entry per PDF object
+    for pdf_page in PdfReader(pdf).pages:
+        embedded.update({image.indirect_reference.idnum: image.image.size for image in pdf_page.images})
+    assert [embedded[k] for k in sorted(embedded)] == decoded(page)  # not resampled to the page's resolution
+
+
 def test_same_seed_gives_the_same_report(tutorial):
     (_, text_a, html_a, _), (_, text_b, html_b, _) = tutorial
     a, b = html_a.read_text(), html_b.read_text()

@@ -5,6 +5,9 @@ failure while drawing leaves no report (and train-eval writes no other output ei
 writes each atomically.
 """
 
+import gc
+from contextlib import contextmanager
+
 from ..errors import OutputError, UsageError, first_line
 from .document import Run
 
@@ -40,13 +43,29 @@ def render(report, data, estimator, run: Run, formats) -> dict:
     from .content import build
 
     try:
-        doc = build(report, data, estimator, run)
-        rendered = {}
-        for fmt in dict.fromkeys(formats):
-            rendered[fmt] = to_html.render(doc).encode("utf-8") if fmt == "html" else to_pdf.render(doc)
+        with _young_objects_only():
+            doc = build(report, data, estimator, run)
+            rendered = {}
+            for fmt in dict.fromkeys(formats):
+                rendered[fmt] = to_html.render(doc).encode("utf-8") if fmt == "html" else to_pdf.render(doc)
     except (ValueError, TypeError, RuntimeError, OSError, ArithmeticError, KeyError, IndexError) as exc:
         raise OutputError(f"--report: drawing the report failed: {first_line(exc)}") from None
     return rendered
+
+
+@contextmanager
+def _young_objects_only():
+    """Leave the objects that exist before drawing out of garbage collection while drawing: with Keras loaded and
+    a model trained, a full collection walks hundreds of thousands of them, and matplotlib's many small objects
+    set off several. When objects were frozen before (our programs freeze their imports), the newer ones stay
+    frozen too: unfreezing would thaw the caller's as well."""
+    first = not gc.get_freeze_count()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if first:
+            gc.unfreeze()
 
 
 def write(rendered: dict, chosen: list[tuple[str, str]]) -> None:
