@@ -2,6 +2,7 @@
 stays text: searchable, extractable) and each figure is placed at the page's width with its caption; the
 figure is the same drawing as the HTML's image, embedded without resampling."""
 
+import functools
 import textwrap
 
 A4 = (8.27, 11.69)  # inches
@@ -87,6 +88,7 @@ class _Pages:
             self.page = None
 
 
+@functools.cache
 def _pixels_image():
     """A BboxImage that vector backends embed as it is, scaled by the PDF's own transform: matplotlib does so for
     images it need not resample (``_check_unsampled_image``, which only AxesImage answers yes to), and otherwise
