@@ -3,6 +3,7 @@ import pytest
 
 from galaxy_dl import runtime
 from galaxy_dl.errors import TrainingError, UsageError
+from galaxy_dl.search import results_layout
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -82,6 +83,17 @@ def test_halving_gives_the_survivors_more_epochs(data):
     assert best["round"] == 2 and best["mean_accuracy"] == table.loc[table["round"] == 2, "mean_accuracy"].max()
     assert report.estimator.best_params_ == {"dense.units": best["dense.units"], "epochs": 6}
     assert len(report.estimator.history_["loss"]) == 6
+    assert results_layout(table) == (["dense.units"], "accuracy")  # halving's epochs column is not a searched name
+
+
+def test_results_layout_reads_the_searched_names_even_epochs(grid):
+    from galaxy_dl.search import _params, results_table
+
+    assert results_layout(grid.results) == (["dense.units", "learning_rate"], "roc_auc")
+    cv = {"params": [{"epochs": 5}, {"epochs": 10}], "mean_test_accuracy": [0.5, 0.75], "std_test_accuracy": [0.1, 0.0],
+          "mean_fit_time": [1.0, 2.0], "error": ["", ""]}
+    table, best = results_table(cv, _params(["epochs=5,10"]), "accuracy")  # a grid search over epochs itself
+    assert best == 1 and results_layout(table) == (["epochs"], "accuracy")
 
 
 def test_a_failed_setting_is_a_row_with_its_error(data):

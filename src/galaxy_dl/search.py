@@ -189,14 +189,17 @@ def _searcher(search, estimator, space, splits, scoring, refit_metric, n_iter, f
     return classes["grid"](base, space_dict, **common)
 
 
-SETTING_COLUMNS = ("rank", "setting", "round", "epochs")  # a results row starts with these, then the values
+SETTING_COLUMNS = ("rank", "setting")  # a results row starts with these, then HALVING_COLUMNS (halving), the values
+HALVING_COLUMNS = ("round", "epochs")
 
 
 def results_layout(results) -> tuple[list, str]:
-    """A results table's searched names (the values' columns) and the metric that ranked it (the first mean)."""
+    """A results table's searched names (the values' columns) and the metric that ranked it (the first mean).
+    Positional: a grid or random search may search ``epochs`` itself, halving's resource column."""
     columns = list(results.columns)
+    fixed = len(SETTING_COLUMNS) + (len(HALVING_COLUMNS) if "round" in columns else 0)
     first_score = next(i for i, column in enumerate(columns) if column.startswith("mean_"))
-    return [c for c in columns[:first_score] if c not in SETTING_COLUMNS], columns[first_score].removeprefix("mean_")
+    return columns[fixed:first_score], columns[first_score].removeprefix("mean_")
 
 
 def results_table(cv: dict, space: list[Param], refit_metric: str, halving: bool = False):
