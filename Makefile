@@ -15,9 +15,9 @@ export PATH := $(abspath $(BIN)):$(PATH)
 .DELETE_ON_ERROR:
 
 # uv installs the same releases as pip from the same index in a fraction of the time (the test extras: 126 s with
-# pip; under a minute with uv, the venv included, empty caches): a fifth of `make test` was pip. --compile-bytecode as pip does: where
-# PYTHONDONTWRITEBYTECODE is set (this machine, CI) nothing else would, and every process that imports Keras
-# would compile TensorFlow again (16 s instead of 7 s).
+# pip; under a minute with uv, the venv included, empty caches): a fifth of `make test` was pip.
+# --compile-bytecode as pip does: where PYTHONDONTWRITEBYTECODE is set (this machine, CI) nothing else would, and
+# every process that imports Keras would compile TensorFlow again (16 s instead of 7 s).
 UV_INSTALL = $(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python
 
 $(BIN)/python:

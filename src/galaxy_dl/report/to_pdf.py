@@ -2,8 +2,9 @@
 stays text: searchable, extractable) and each figure is placed at the page's width with its caption; the
 figure is the same drawing as the HTML's image, embedded without resampling."""
 
-import functools
 import textwrap
+
+from matplotlib.image import BboxImage  # this module is imported only to write a PDF
 
 A4 = (8.27, 11.69)  # inches
 MARGIN = 0.6
@@ -57,7 +58,7 @@ class _Pages:
         from matplotlib.transforms import Bbox, TransformedBbox
 
         place = Bbox.from_bounds(MARGIN / A4[0], self.y / A4[1], width / A4[0], height / A4[1])
-        image = _pixels_image()(TransformedBbox(place, self.page.transFigure), interpolation="none")
+        image = _PixelsImage(TransformedBbox(place, self.page.transFigure), interpolation="none")
         image.set_data(pixels[..., :3])  # the figure is opaque: no alpha channel to embed
         self.page.add_artist(image)
         self.y -= LINE / 2
@@ -88,18 +89,13 @@ class _Pages:
             self.page = None
 
 
-@functools.cache
-def _pixels_image():
+class _PixelsImage(BboxImage):
     """A BboxImage that vector backends embed as it is, scaled by the PDF's own transform: matplotlib does so for
     images it need not resample (``_check_unsampled_image``, which only AxesImage answers yes to), and otherwise
     resamples to the page's 100 dpi: 707 of the figure's 900 pixels across, and time spent losing them."""
-    from matplotlib.image import BboxImage
 
-    class PixelsImage(BboxImage):
-        def _check_unsampled_image(self):
-            return True
-
-    return PixelsImage
+    def _check_unsampled_image(self):
+        return True
 
 
 def render(doc) -> bytes:
