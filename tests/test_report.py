@@ -50,6 +50,17 @@ def test_held_out_rows_prefer_test_then_validation_then_pooled_folds():
     assert content.held_out(Report()) is None
 
 
+def test_versions_of_loaded_libraries_are_their_own(monkeypatch):
+    import sys
+
+    import sklearn
+
+    assert content._version("scikit-learn") == sklearn.__version__
+    monkeypatch.setitem(sys.modules, "h5py", SimpleNamespace(__version__="9.9.9"))  # e.g. tensorflow-cpu's TF
+    assert content._version("h5py") == "9.9.9"
+    assert content._version("no-such-distribution-here") is None
+
+
 def test_describe_scheme_in_words():
     assert content.describe_scheme({"scheme": "cv", "cv_kind": "repeated_stratified", "folds": 3, "repeats": 2,
                                     "refit": False}, "classification") == "cv: repeated_stratified, 3 folds x 2 repeats; no refit"
@@ -102,11 +113,13 @@ def test_regression_panels_and_learning_curves_on_a_log_scale():
     assert len(ax.yaxis.get_minorticklocs()) == 0 and [t for t in ax.get_xticks() if 1 <= t <= 3] == [1, 2, 3]
 
 
-def test_drawing_freezes_older_objects_and_thaws_only_what_it_froze():
+def test_drawing_freezes_older_objects_and_thaws_only_what_it_froze(monkeypatch):
     import gc
 
+    from galaxy_dl import runtime
     from galaxy_dl.report import _young_objects_only
 
+    monkeypatch.setattr(runtime, "_frozen", False)  # as in a notebook: nothing frozen by our programs
     was_frozen = gc.get_freeze_count()  # a CLI test in this process froze its imports (runtime.imports_done)
     gc.unfreeze()
     with _young_objects_only():
@@ -118,6 +131,11 @@ def test_drawing_freezes_older_objects_and_thaws_only_what_it_froze():
         with _young_objects_only():
             pass
         assert gc.get_freeze_count() >= frozen  # the caller's frozen objects stay frozen
+        monkeypatch.setattr(runtime, "_frozen", True)  # our programs froze their imports: never thawed, not counted
+        gc.unfreeze()
+        with _young_objects_only():
+            pass
+        assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
         if was_frozen:

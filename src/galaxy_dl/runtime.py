@@ -229,6 +229,11 @@ def imports_done() -> None:
     gc.enable()
 
 
+def imports_frozen() -> bool:
+    """Whether :func:`imports_done` froze this process's imports."""
+    return _frozen
+
+
 @contextlib.contextmanager
 def _hidden(module: str):
     """``import module`` raises ImportError inside (unless it is already imported)."""

@@ -12,7 +12,9 @@ MATRIX_CMAP = "Blues"
 WIDTH = 7.5  # inches; the HTML shows the PNG scaled to its column, the PDF to the page's width
 DPI = 120
 MAX_PANELS = 12
-FONT = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8}
+# axes.titley fixed: matplotlib otherwise measures every tick label of every panel at each draw to see whether the
+# title must move up (only for ticks or an axis on top, which these figures never have): 5% of the drawing's calls
+FONT = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "axes.titley": 1.0}
 
 
 def colour(i: int) -> str:
