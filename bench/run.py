@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
 DATA = ROOT / "test-data"
@@ -74,8 +76,10 @@ def interleaved(commands, repeats=REPEATS):
     ``commands`` maps a name to (cmd, env); returns a name -> summary dict.
     """
     runs = {name: [] for name in commands}
-    for _ in range(repeats):
-        for name, (cmd, env) in commands.items():
+    names = list(commands)
+    for i in range(repeats):  # each round starts with the next command: no command always runs after the same one
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            cmd, env = commands[name]
             runs[name].append(_child(cmd, WORK, env))
     return {name: _summary(r) for name, r in runs.items()}
 
@@ -149,7 +153,6 @@ def tutorial():
 
 
 def make_big_tables():
-    import numpy as np
     import pyarrow as pa
     from pyarrow import csv
 
@@ -249,7 +252,6 @@ def backends():
 
 def write_numeric_tsv(path, rows, columns=100, seed=0):
     """A labelled numeric table written in blocks (the label is column c0's sign plus noise)."""
-    import numpy as np
     import pyarrow as pa
     from pyarrow import csv
 
@@ -270,7 +272,6 @@ def write_numeric_tsv(path, rows, columns=100, seed=0):
 def write_sparse_h5ad(path, rows, columns=20_000, density=0.01, seed=0):
     """Single-cell-like counts: CSR at ``density``, two cell types told apart by the first 50 genes."""
     import anndata
-    import numpy as np
     import pandas as pd
     from scipy import sparse
 
@@ -477,16 +478,28 @@ def report():
         run_s = statistics.median(r["run_s"] for r in inside[name])
         out["in_run"][name] = {"report_seconds": report_s, "run_seconds": run_s, "runs": inside[name]}
         row(label, f"{report_s:.2f}", f"{run_s:.2f}", f"{report_s / run_s * 100:.0f}%")
+    pairs = int(os.environ.get("BENCH_REPORT_PAIRS", "15"))
     runs = interleaved({"none": (base, ENV), "html": (base + asked["html"], ENV),
-                        "html_pdf": (base + asked["html_pdf"], ENV)}, repeats=repeats)
-    plain_s = runs["none"]["median_seconds"]
-    row(f"whole processes (wall, median of {repeats})", "seconds", "added s", "peak MB")
+                        "html_pdf": (base + asked["html_pdf"], ENV)}, repeats=pairs)
+    row(f"whole processes ({pairs} rounds)", "median s", "added s", "90% CI")
     for name, label in (("none", "no report"), ("html", "--report report.html"), ("html_pdf", "both")):
         r = runs[name]
+        # each round's difference to the run without a report in the same round: the machine's drift cancels
+        added = np.subtract(r["runs"], runs["none"]["runs"])
+        low, high = _median_interval(added) if name != "none" else (0.0, 0.0)
         out[name] = {"median_seconds": r["median_seconds"], "runs": r["runs"], "peak_mb": r["peak_mb"],
-                     "added_seconds": r["median_seconds"] - plain_s}
-        row(label, f"{r['median_seconds']:.2f}", f"{r['median_seconds'] - plain_s:+.2f}", f"{r['peak_mb']:.0f}")
+                     "added_seconds_median_of_rounds": float(np.median(added)), "added_seconds_ci90": [low, high]}
+        row(label, f"{r['median_seconds']:.2f}", f"{np.median(added):+.2f}", f"{low:+.2f}..{high:+.2f}")
     RESULTS["report"] = out
+
+
+def _median_interval(values, confidence=0.9):
+    """A bootstrap confidence interval of the median (scipy's, seeded)."""
+    from scipy.stats import bootstrap
+
+    result = bootstrap((np.asarray(values),), np.median, confidence_level=confidence, n_resamples=2000,
+                       random_state=0, method="percentile")
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def _timeless(path):
