@@ -56,7 +56,8 @@ def test_versions_of_loaded_libraries_are_their_own(monkeypatch):
     import sklearn
 
     assert content._version("scikit-learn") == sklearn.__version__
-    monkeypatch.setitem(sys.modules, "h5py", SimpleNamespace(__version__="9.9.9"))  # e.g. tensorflow-cpu's TF
+    # the loaded module's own version, not the distribution's (TensorFlow's distribution may be tensorflow-cpu)
+    monkeypatch.setitem(sys.modules, "h5py", SimpleNamespace(__version__="9.9.9"))
     assert content._version("h5py") == "9.9.9"
     assert content._version("no-such-distribution-here") is None
 
