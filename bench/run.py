@@ -76,12 +76,16 @@ def interleaved(commands, repeats=REPEATS):
     ``commands`` maps a name to (cmd, env); returns a name -> summary dict.
     """
     runs = {name: [] for name in commands}
-    names = list(commands)
-    for i in range(repeats):  # each round starts with the next command: no command always runs after the same one
-        for name in names[i % len(names):] + names[:i % len(names)]:
-            cmd, env = commands[name]
-            runs[name].append(_child(cmd, WORK, env))
+    for name in rotated(list(commands), repeats):
+        cmd, env = commands[name]
+        runs[name].append(_child(cmd, WORK, env))
     return {name: _summary(r) for name, r in runs.items()}
+
+
+def rotated(names, repeats):
+    """Each name once a round, each round starting with the next name: none always runs after the same one."""
+    for i in range(repeats):
+        yield from names[i % len(names):] + names[:i % len(names)]
 
 
 def plain_cmd(step, gc_paused=False):
@@ -467,10 +471,9 @@ def report():
     asked = {"html": ["--report", "report.html"], "pdf": ["--report", "report.pdf"],
              "html_pdf": ["--report", "report.html", "--report", "report.pdf"]}
     inside = {name: [] for name in asked}
-    for _ in range(repeats):  # in turn, so that drift in the machine's speed hits every format alike
-        for name, args in asked.items():
-            _, text = run_once([sys.executable, ROOT / "bench" / "report_render.py", *base[1:], *args])
-            inside[name].append(json.loads(text))
+    for name in rotated(list(asked), repeats):  # in turn, so that drift in the machine's speed hits every format alike
+        _, text = run_once([sys.executable, ROOT / "bench" / "report_render.py", *base[1:], *asked[name]])
+        inside[name].append(json.loads(text))
     out = {"in_run": {}}
     row(f"inside train-eval (median of {repeats})", "report s", "run s", "share")
     for name, label in (("html", "--report report.html"), ("pdf", "--report report.pdf"), ("html_pdf", "both")):

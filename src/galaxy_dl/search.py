@@ -217,10 +217,9 @@ def results_table(cv: dict, space: list[Param], refit_metric: str, halving: bool
     order = sorted(range(n), key=lambda i: (-rounds[i], -chosen[i] if np.isfinite(chosen[i]) else np.inf, i))
     rows = []
     for rank, i in enumerate(order, start=1):
-        row = {"rank": rank, "setting": i + 1}
+        row = dict(zip(SETTING_COLUMNS, (rank, i + 1)))
         if halving:
-            row["round"] = int(rounds[i]) + 1
-            row["epochs"] = int(cv["n_resources"][i])
+            row.update(zip(HALVING_COLUMNS, (int(rounds[i]) + 1, int(cv["n_resources"][i]))))
         row.update({param.name: _cell(_label(space, param.name, cv["params"][i][param.name])) for param in space})
         for metric in metrics:
             name = refit_metric if metric == "score" else metric
