@@ -2,6 +2,9 @@
 cases, and both writers on a hand-made document (escaping, wrapping, every block kind)."""
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -174,3 +177,35 @@ def test_pdf_keeps_text_wraps_wide_tables_and_places_the_figure():
     assert "column_11" in text  # the wide table is wrapped, not cut off
     assert any("/XObject" in page["/Resources"] for page in reader.pages)  # the figure, as an image
     assert to_pdf.render(small_document()) == data  # no date inside: the same document, the same bytes
+
+
+def test_pdf_of_greek_text_embeds_a_font_quietly(caplog):
+    from pypdf import PdfReader
+
+    doc = small_document()
+    doc.title = "Αναφορά εκπαίδευσης"
+    with caplog.at_level("WARNING", logger="matplotlib"):
+        data = to_pdf.render(doc)
+    assert not caplog.records, [r.getMessage() for r in caplog.records]  # no "failed to find font weight"
+    assert b"/FontFile" in data or b"/CharProcs" in data  # DejaVu embedded: the core fonts have no Greek
+    assert "Αναφορά εκπαίδευσης" in PdfReader(io.BytesIO(data)).pages[0].extract_text()
+
+
+def test_the_pdf_backend_leaves_the_font_subsetter_until_a_type_42_font_needs_it():
+    # a fresh process: this one may have imported fontTools.subset already
+    code = (
+        "import io, sys, matplotlib\n"
+        "from tests.test_report import small_document\n"
+        "from galaxy_dl.report import to_pdf\n"
+        "doc = small_document()\n"
+        "to_pdf.render(doc)\n"
+        "print('after core fonts:', 'fontTools.subset' in sys.modules)\n"
+        "doc.title = 'Αναφορά'\n"
+        "with matplotlib.rc_context({'pdf.fonttype': 42}):\n"
+        "    data = to_pdf.render(doc)\n"
+        "print('after type 42:', 'fontTools.subset' in sys.modules, b'/FontFile2' in data)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["after core fonts: False", "after type 42: True True"]

@@ -84,6 +84,22 @@ def test_the_interpreter_exits_with_everything_frozen():
     assert result.stdout.strip() == "frozen at exit: True"
 
 
+def test_a_deferred_module_is_imported_when_a_name_of_it_is_first_used(tmp_path, monkeypatch):
+    (tmp_path / "deferred_probe.py").write_text("import sys\nVALUE = 42\nsys.modules['deferred_probe_ran'] = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("deferred_probe", "deferred_probe_ran"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with runtime.deferred("deferred_probe"):
+        import deferred_probe as stand_in
+    assert "deferred_probe_ran" not in sys.modules and "deferred_probe" not in sys.modules
+    assert stand_in.VALUE == 42
+    assert sys.modules["deferred_probe_ran"] is True
+    assert sys.modules["deferred_probe"] is not stand_in and sys.modules["deferred_probe"].VALUE == 42
+    with runtime.deferred("json"):
+        import json as already
+    assert already is sys.modules["json"]
+
+
 def test_programs_leave_collection_on_in_the_calling_process(tmp_path, golub):
     from galaxy_dl.cli import build_arch, plot_cm
 

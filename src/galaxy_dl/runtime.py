@@ -3,8 +3,10 @@
 import atexit
 import contextlib
 import gc
+import importlib
 import os
 import sys
+import types
 
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -245,6 +247,33 @@ def _hidden(module: str):
         yield
     finally:
         del sys.modules[module]
+
+
+class _OnFirstUse(types.ModuleType):
+    """Stands in for a module until one of its names is first asked for, then imports it and answers from it."""
+
+    def __getattr__(self, name: str):
+        real = self.__dict__.get("_module")
+        if real is None:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+            real = self._module = importlib.import_module(self.__name__)
+        return getattr(real, name)
+
+
+@contextlib.contextmanager
+def deferred(module: str):
+    """``import module`` inside gives a stand-in that imports the module when one of its names is first used
+    (unless it is already imported): for a library that imports at module level what it needs only sometimes."""
+    if module in sys.modules:
+        yield
+        return
+    sys.modules[module] = _OnFirstUse(module)
+    try:
+        yield
+    finally:
+        if isinstance(sys.modules.get(module), _OnFirstUse):
+            del sys.modules[module]
 
 
 def _without_jax():

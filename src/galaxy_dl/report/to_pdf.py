@@ -10,17 +10,19 @@ A4 = (8.27, 11.69)  # inches
 MARGIN = 0.6
 LINE = 0.16  # inches per line of 7.5 pt monospace
 COLUMNS = 108  # characters of 7.5 pt monospace across A4 less the margins
-# (points, weight, inches per line, family); "medium" is Courier's weight, and DejaVu Sans Mono's nearest is Book
+# (points, weight, inches per line, family); the text's weight is its font's own: "medium" with the PDF core fonts
+# (Courier), "normal" with DejaVu Sans Mono (Book); another weight would be a warning that no such font exists
 STYLES = {"title": (16, "bold", 0.42, "sans-serif"), "h2": (12, "bold", 0.36, "sans-serif"),
-          "caption": (8.5, "bold", 0.2, "sans-serif"), "text": (7.5, "medium", LINE, "monospace")}
+          "caption": (8.5, "bold", 0.2, "sans-serif"), "text": (7.5, None, LINE, "monospace")}
 
 
 class _Pages:
     """A cursor down A4 pages: runs of lines in one style are one text object; a figure that does not fit
     the rest of a page starts the next."""
 
-    def __init__(self, pdf):
+    def __init__(self, pdf, core_fonts: bool):
         self.pdf = pdf
+        self.text_weight = "medium" if core_fonts else "normal"
         self.page = None
         self.y = 0.0
         self.run = []  # lines of the style in self.style, not yet placed
@@ -77,6 +79,7 @@ class _Pages:
         if not self.run:
             return
         size, weight, height, family = STYLES[self.style]
+        weight = weight or self.text_weight
         self.y -= height * len(self.run)
         self.page.text(MARGIN / A4[0], self.y / A4[1], "\n".join(self.run), fontsize=size, fontweight=weight,
                        family=family, va="bottom", linespacing=height * 72 / size / 1.2)
@@ -103,12 +106,19 @@ def render(doc) -> bytes:
     import io
 
     import matplotlib
-    from matplotlib.backends.backend_pdf import PdfPages
+
+    from ..runtime import deferred
+
+    # fontTools' subsetter, imported by the backend at module level, serves only Type 42 fonts, which the
+    # report never embeds (core fonts, else Type 3): importing it was a third of the PDF's cost in a run
+    with deferred("fontTools.subset"):
+        from matplotlib.backends.backend_pdf import PdfPages
 
     buffer = io.BytesIO()
-    fonts = {"pdf.use14corefonts": _latin(doc)}  # PDF's own fonts: nothing to embed, half the time
+    core = _latin(doc)
+    fonts = {"pdf.use14corefonts": core}  # PDF's own fonts: nothing to embed, half the time
     with matplotlib.rc_context(fonts), PdfPages(buffer, metadata={"CreationDate": None, "Title": doc.title}) as pdf:
-        pages = _Pages(pdf)
+        pages = _Pages(pdf, core)
         pages.line(doc.title, "title")
         for text in _wrap(doc.subtitle):
             pages.line(text)
