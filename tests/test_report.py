@@ -82,6 +82,10 @@ def test_roc_leaves_out_a_class_absent_from_the_rows():
     assert np.isnan(rows[2][2]) and np.isnan(rows[2][3]) and rows[2][1] == 0
     assert all(0 <= r[2] <= 1 for r in rows[:2])
     assert len(fig.axes[0].get_lines()) == 3  # a and b, and the chance line once
+    # axes say what they show; the classes are in the legends (not scikit-learn's "Positive label: 1" of a mask)
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes] == [
+        ("False positive rate", "True positive rate"), ("Recall", "Precision")]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][0].startswith("a (AUC = ")
 
 
 def test_many_classes_get_one_panel_each_against_the_rest():

@@ -157,6 +157,10 @@ def roc_pr(y_true, proba, classes) -> tuple:
         drawn += 1
     roc_ax.set_title("ROC" + (" (one-vs-rest)" if len(targets) > 1 else ""))
     pr_ax.set_title("Precision-recall" + (" (one-vs-rest)" if len(targets) > 1 else ""))
+    # scikit-learn's labels name the positive label of the mask it was given ("Positive label: 1"), not a
+    # class: the classes are in the legends
+    roc_ax.set(xlabel="False positive rate", ylabel="True positive rate")
+    pr_ax.set(xlabel="Recall", ylabel="Precision")
     for ax in (roc_ax, pr_ax):
         ax.set_aspect("auto")
         _ticks(ax.xaxis)
