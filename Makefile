@@ -7,6 +7,7 @@ DEV := $(VENV)/.dev-installed
 DATA := test-data
 OUT := out/tutorial
 PYTEST_ARGS ?=
+SOURCES := $(shell find src -name '*.py')
 
 # The tutorial's recipes below read exactly as a user types them.
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -48,7 +49,8 @@ tutorial: $(OUT)/cm.png $(OUT)/report.html $(OUT)/report.pdf
 $(OUT):
 	mkdir -p $@
 
-$(OUT)/arch.json: $(RUNTIME) | $(OUT)
+# The programs' own code is an input too: after an edit, `make tutorial` runs the tutorial again with it.
+$(OUT)/arch.json: $(RUNTIME) $(SOURCES) | $(OUT)
 	build-arch --input-shape 7129 --layer 'Dense(16, activation="elu")' --layer 'Dense(16, activation="elu")' \
 	           --layer 'Dense(1, activation="sigmoid")' -o $@
 
