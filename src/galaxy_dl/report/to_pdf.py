@@ -61,7 +61,7 @@ class _Pages:
 
         place = Bbox.from_bounds(MARGIN / A4[0], self.y / A4[1], width / A4[0], height / A4[1])
         image = _PixelsImage(TransformedBbox(place, self.page.transFigure), interpolation="none")
-        image.set_data(pixels[..., :3])  # the figure is opaque: no alpha channel to embed
+        image.set_data(pixels)  # RGBA as drawn: the backend leaves out an alpha opaque everywhere (RGB cost a copy)
         self.page.add_artist(image)
         self.y -= LINE / 2
         for text in caption_lines:
