@@ -134,6 +134,7 @@ def roc_pr(y_true, proba, classes) -> tuple:
 
     Returns the figure and rows of (class, rows of it, ROC AUC, average precision); a class absent from the
     held-out rows has no curve (its AUC is undefined)."""
+    import matplotlib
     from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay, auc, average_precision_score
 
     y_true = np.asarray(y_true)
@@ -148,10 +149,12 @@ def roc_pr(y_true, proba, classes) -> tuple:
             continue
         style = {"color": colour(drawn), "linestyle": ("-", "--", "-.", ":")[drawn // len(PALETTE) % 4]}
         name = str(label) if len(targets) > 1 else f"{label} vs {classes[0]}"
-        roc = RocCurveDisplay.from_predictions(positive, proba[:, j], ax=roc_ax, name=name, curve_kwargs=style,
-                                               plot_chance_level=drawn == 0)
-        PrecisionRecallDisplay.from_predictions(positive, proba[:, j], ax=pr_ax, name=name, curve_kwargs=style,
-                                                plot_chance_level=len(targets) == 1)  # one class: its prevalence
+        # the displays place their legends (lower right, lower left) each time they draw a curve: in small type
+        with matplotlib.rc_context({"legend.fontsize": 7}):
+            roc = RocCurveDisplay.from_predictions(positive, proba[:, j], ax=roc_ax, name=name, curve_kwargs=style,
+                                                   plot_chance_level=drawn == 0)
+            PrecisionRecallDisplay.from_predictions(positive, proba[:, j], ax=pr_ax, name=name, curve_kwargs=style,
+                                                    plot_chance_level=len(targets) == 1)  # one class: its prevalence
         rows.append((str(label), int(positive.sum()), float(auc(roc.fpr, roc.tpr)),
                      float(average_precision_score(positive, proba[:, j]))))
         drawn += 1
@@ -166,8 +169,6 @@ def roc_pr(y_true, proba, classes) -> tuple:
         _ticks(ax.xaxis)
         _ticks(ax.yaxis)
         ax.grid(alpha=0.3)
-        if ax.get_legend() is not None:
-            ax.legend(loc="lower right" if ax is roc_ax else "lower left", fontsize=7)
     return fig, rows
 
 
