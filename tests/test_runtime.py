@@ -85,16 +85,19 @@ def test_the_interpreter_exits_with_everything_frozen():
 
 
 def test_a_deferred_module_is_imported_when_a_name_of_it_is_first_used(tmp_path, monkeypatch):
-    (tmp_path / "deferred_probe.py").write_text("import sys\nVALUE = 42\nsys.modules['deferred_probe_ran'] = True\n")
+    ran = tmp_path / "ran"
+    (tmp_path / "deferred_probe.py").write_text(f"open({str(ran)!r}, 'a').write('imported ')\nVALUE = 42\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    for name in ("deferred_probe", "deferred_probe_ran"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    with runtime.deferred("deferred_probe"):
-        import deferred_probe as stand_in
-    assert "deferred_probe_ran" not in sys.modules and "deferred_probe" not in sys.modules
-    assert stand_in.VALUE == 42
-    assert sys.modules["deferred_probe_ran"] is True
-    assert sys.modules["deferred_probe"] is not stand_in and sys.modules["deferred_probe"].VALUE == 42
+    try:
+        with runtime.deferred("deferred_probe"):
+            import deferred_probe as stand_in
+        assert not ran.exists() and "deferred_probe" not in sys.modules
+        assert stand_in.VALUE == 42
+        assert ran.read_text() == "imported "
+        assert sys.modules["deferred_probe"] is not stand_in and sys.modules["deferred_probe"].VALUE == 42
+        assert stand_in.VALUE == 42 and ran.read_text() == "imported "  # once
+    finally:
+        sys.modules.pop("deferred_probe", None)
     with runtime.deferred("json"):
         import json as already
     assert already is sys.modules["json"]

@@ -1,4 +1,5 @@
-"""Process set-up that must happen before TensorFlow is imported: threads, logging, seeds, garbage collection."""
+"""Process set-up that must happen before TensorFlow is imported: threads, logging, seeds, garbage collection,
+and imports held back (hidden, or deferred to first use)."""
 
 import atexit
 import contextlib
