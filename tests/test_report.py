@@ -54,8 +54,6 @@ def test_held_out_rows_prefer_test_then_validation_then_pooled_folds():
 
 
 def test_versions_of_loaded_libraries_are_their_own(monkeypatch):
-    import sys
-
     import sklearn
 
     assert content._version("scikit-learn") == sklearn.__version__

@@ -238,16 +238,23 @@ def imports_frozen() -> bool:
 
 
 @contextlib.contextmanager
-def _hidden(module: str):
-    """``import module`` raises ImportError inside (unless it is already imported)."""
+def _in_place_of(module: str, stand_in):
+    """``stand_in`` is what ``import module`` gives inside, unless the module is already imported; afterwards
+    it leaves ``sys.modules`` (if it is still there: a deferred module may have been imported for real)."""
     if module in sys.modules:
         yield
         return
-    sys.modules[module] = None
+    sys.modules[module] = stand_in
     try:
         yield
     finally:
-        del sys.modules[module]
+        if module in sys.modules and sys.modules[module] is stand_in:
+            del sys.modules[module]
+
+
+def _hidden(module: str):
+    """``import module`` raises ImportError inside (unless it is already imported)."""
+    return _in_place_of(module, None)
 
 
 class _OnFirstUse(types.ModuleType):
@@ -262,19 +269,10 @@ class _OnFirstUse(types.ModuleType):
         return getattr(real, name)
 
 
-@contextlib.contextmanager
 def deferred(module: str):
     """``import module`` inside gives a stand-in that imports the module when one of its names is first used
     (unless it is already imported): for a library that imports at module level what it needs only sometimes."""
-    if module in sys.modules:
-        yield
-        return
-    sys.modules[module] = _OnFirstUse(module)
-    try:
-        yield
-    finally:
-        if isinstance(sys.modules.get(module), _OnFirstUse):
-            del sys.modules[module]
+    return _in_place_of(module, _OnFirstUse(module))
 
 
 def _without_jax():
