@@ -13,6 +13,7 @@ to compare versions of the same work; time is measured by ``report_render.py``. 
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,8 @@ def counted(argv: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
+    if not shutil.which("valgrind"):
+        raise SystemExit("report_instructions: needs valgrind (apt-get install valgrind)")
     out = os.path.join(tempfile.mkdtemp(prefix="report-instructions-"), "callgrind.out")
     env = {**os.environ, COUNTING: "1", "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
     run = subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
