@@ -23,27 +23,21 @@ COUNTING = "GALAXY_DL_BENCH_COUNTING"
 
 def counted(argv: list[str]) -> None:
     """Inside valgrind: run train-eval with instrumentation switched on around the report's rendering only."""
-    from galaxy_dl import report
-    from galaxy_dl.cli import train_eval
-
-    render = report.render
+    from report_render import train_eval_with
 
     def switch(state: str) -> None:
         subprocess.run(["callgrind_control", "--instr=" + state, str(os.getpid())], check=True, capture_output=True)
 
-    def counted_render(*args, **kwargs):
-        switch("on")
-        try:
-            return render(*args, **kwargs)
-        finally:
-            switch("off")
+    def counting(render):
+        def run(*args, **kwargs):
+            switch("on")
+            try:
+                return render(*args, **kwargs)
+            finally:
+                switch("off")
+        return run
 
-    report.render = counted_render
-    try:
-        train_eval.main(argv, prog_name="train-eval")
-    except SystemExit as exit_:
-        if exit_.code:
-            raise
+    train_eval_with(argv, render=counting)
 
 
 def main(argv: list[str]) -> None:
