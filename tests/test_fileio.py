@@ -3,7 +3,7 @@ import os
 import pytest
 
 from galaxy_dl.errors import OutputError
-from galaxy_dl.fileio import atomic_path, check_writable, write_text
+from galaxy_dl.fileio import atomic_path, check_writable, together, write_text
 
 
 def test_success_renames_into_place(tmp_path):
@@ -16,11 +16,52 @@ def test_failure_leaves_neither_target_nor_temporary(tmp_path):
     target = tmp_path / "out.h5"
     with pytest.raises(RuntimeError):
         with atomic_path(str(target), suffix=".weights.h5") as tmp:
-            assert tmp.endswith(".weights.h5") and os.path.dirname(tmp) == str(tmp_path)
+            assert tmp.endswith(".weights.h5")
             with open(tmp, "w") as fh:
                 fh.write("half")
+            assert os.listdir(tmp_path) == []  # written where it has no name yet
             raise RuntimeError("disk full")
     assert os.listdir(tmp_path) == []
+
+
+def test_outputs_written_together_appear_together_or_not_at_all(tmp_path):
+    with pytest.raises(OutputError):
+        with together():
+            write_text(str(tmp_path / "scores.tsv"), "s\n")
+            write_text(str(tmp_path / "model.zip"), "m\n")
+            raise OutputError("the report hit a full disk")
+    assert os.listdir(tmp_path) == []
+    with together():
+        write_text(str(tmp_path / "scores.tsv"), "s\n")
+        write_text(str(tmp_path / "model.zip"), "m\n")
+        assert os.listdir(tmp_path) == []
+    assert sorted(os.listdir(tmp_path)) == ["model.zip", "scores.tsv"]
+    assert (tmp_path / "scores.tsv").read_text() == "s\n"
+
+
+def test_sigkill_while_writing_leaves_nothing_beside_the_output(tmp_path):
+    """The process dies with its output half written: the directory is as it was."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ready = tmp_path / "ready"
+    out = tmp_path / "out"
+    out.mkdir()
+    script = (f"from galaxy_dl.fileio import atomic_path\nimport time\n"
+              f"with atomic_path({str(out / 'big.tsv')!r}) as p, open(p, 'w') as fh:\n"
+              f"    fh.write('x' * 200000); fh.flush(); open({str(ready)!r}, 'w').close(); time.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        assert ready.exists()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    assert os.listdir(out) == []
 
 
 def test_failure_keeps_a_previous_output_intact(tmp_path):

@@ -8,9 +8,13 @@ layers that carry code are refused before Keras sees the config.
 
 import inspect
 import json
+import math
+import re
 import sys
 import warnings
 
+from . import limits
+from .documents import parse_json
 from .errors import ModelError, UsageError, first_line
 from .layerspec import (
     ARGUMENT_MODULES,
@@ -25,6 +29,11 @@ from .layerspec import (
 # Layer classes that hold code or load other files: never built, never loaded.
 FORBIDDEN_CLASSES = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "InputLayer"}
 MODEL_CLASSES = {"Sequential", "Functional", "Model"}
+# Layer arguments that Keras reads as a file when given text (StringLookup, IntegerLookup, TextVectorization):
+# a server's file would become part of the model. Only inline values are accepted.
+PATH_ARGUMENTS = ("vocabulary",)
+# What TensorFlow accepts in the name scopes it makes of layer names (a space or a colon fails only in training).
+LAYER_NAME = re.compile(r"[A-Za-z0-9_.>-]+")
 
 
 def _layer_classes(keras) -> dict:
@@ -98,14 +107,76 @@ def make_layer(call: LayerCall, name: str | None = None):
         kwargs[key] = _resolve(value, where)
     if name is not None:
         kwargs.setdefault("name", name)
+    if "name" in kwargs:
+        check_name(kwargs["name"], where, UsageError)
     accepted = _accepted_arguments(cls)
     for key in kwargs:
         if key not in accepted:
             raise UsageError(f"{where}: {cls_name} takes no argument {key!r}{suggest(key, accepted)}")
+    _refuse_paths(cls, call.args, kwargs, where)
     try:
         return cls(*_resolve(call.args, where), **kwargs)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{where}: {first_line(exc)}") from None
+
+
+def check_name(name, where: str, error: type, source: str | None = None) -> None:
+    if not isinstance(name, str) or not LAYER_NAME.fullmatch(name):
+        raise error(f"{where}: layer name {name!r} may hold only letters, digits and _ . - >", source=source)
+
+
+def _refuse_paths(cls, args, kwargs, where: str) -> None:
+    """Refuse a file named by an argument Keras would read it from (positional or by name)."""
+    try:
+        bound = inspect.signature(cls.__init__).bind_partial(None, *args, **kwargs).arguments
+    except TypeError:
+        bound = kwargs  # Keras reports the mismatch itself
+    for key in PATH_ARGUMENTS:
+        if isinstance(bound.get(key), str):
+            raise UsageError(f"{where}: {key} must be given inline as a list, not as a file name "
+                             "(no layer may read a file of the server)")
+
+
+def sized(build, source: str | None, error: type):
+    """The model ``build()`` makes, refused before its weights take memory when it is too large.
+
+    Inside a ``keras.StatelessScope`` Keras creates every variable with its shape but no value; the
+    parameters and each layer's output per row are counted then, and only a model within the limits
+    (:mod:`galaxy_dl.limits`) gets its values, initialised in the order they were created.
+    """
+    import keras
+    from keras.src.backend.common import global_state
+
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            model = build()
+        check_size(model, source, error)
+    except BaseException:
+        global_state.set_global_attribute("uninitialized_variables", [])  # what was refused is never initialised
+        raise
+    with keras.StatelessScope():
+        pass  # leaving it initialises the deferred variables
+    return model
+
+
+def check_size(model, source: str | None, error: type) -> None:
+    import keras
+
+    ceiling = limits.max_params()
+    count = sum(math.prod(v.shape) for v in model.weights)
+    if count > ceiling:
+        raise error(f"the model has {count:,} parameters, more than the limit of {ceiling:,} (raise it with --max-params)",
+                    source=source)
+    for layer in model.layers:
+        try:
+            outputs = keras.tree.flatten(layer.output)
+        except (AttributeError, ValueError):  # a layer not called on a known shape
+            continue
+        for tensor in outputs:
+            dims = tuple(tensor.shape[1:])
+            if dims and None not in dims and math.prod(dims) > limits.MAX_LAYER_OUTPUT:
+                raise error(f"layer {layer.name!r} outputs {math.prod(dims):,} values per row (shape {dims}), more than "
+                            f"{limits.MAX_LAYER_OUTPUT:,}", source=source)
 
 
 def build_sequential(input_shape: tuple, calls: list[LayerCall], name: str | None = None):
@@ -115,19 +186,27 @@ def build_sequential(input_shape: tuple, calls: list[LayerCall], name: str | Non
     if not calls:
         raise UsageError("give at least one --layer")
     keras.backend.clear_session(free_memory=False)  # layer names restart at 'dense': same specs, same JSON, in any process
-    model = keras.Sequential(name=name)
-    model.add(keras.Input(shape=input_shape))
-    for call in calls:
-        layer = make_layer(call)
-        try:
-            model.add(layer)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"layer {call.text or call.name!r} does not fit the previous output: {first_line(exc)}") from None
-    return model
+
+    def build():
+        model = keras.Sequential(name=name)
+        model.add(keras.Input(shape=input_shape))
+        for call in calls:
+            layer = make_layer(call)
+            try:
+                model.add(layer)
+            except (TypeError, ValueError) as exc:
+                raise UsageError(f"layer {call.text or call.name!r} does not fit the previous output: {first_line(exc)}") from None
+        return model
+
+    return sized(build, None, UsageError)
 
 
 def build_functional(spec: dict, source: str):
     """A functional model from a graph spec (inputs, named layers wired by name, outputs)."""
+    return sized(lambda: _functional(spec, source), source, UsageError)
+
+
+def _functional(spec: dict, source: str):
     import keras
 
     from .layerspec import parse_layer, parse_shape
@@ -222,14 +301,18 @@ def check_safe(config: dict, source: str) -> None:
             raise ModelError(f"refused: {path} is a {cls} layer, which would run code from the file", source=source)
         if cls == "__lambda__" or node.get("registered_name") == "function" and "code" in node.get("config", {}):
             raise ModelError(f"refused: {path} holds Python code", source=source)
+        config = node.get("config")
+        if ".layers[" in path and path.endswith("]") and isinstance(config, dict) and "name" in config:
+            check_name(config["name"], path, ModelError, source)
+        for key in PATH_ARGUMENTS:
+            if isinstance(node.get(key), str):
+                raise ModelError(f"refused: {path}.{key} names a file; a layer may not read a file of the server "
+                                 "(give the values inline)", source=source)
 
 
 def parse_config(text: str, source: str) -> dict:
     """Parse and check an architecture JSON document; convert Keras 2 documents to Keras 3."""
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})", source=source) from None
+    config = parse_json(text, source, ModelError)
     if not isinstance(config, dict) or config.get("class_name") not in MODEL_CLASSES or not isinstance(config.get("config"), dict):
         raise ModelError("JSON but not a Keras model architecture (expected class_name Sequential, Functional or Model)", source=source)
     from .legacy import is_keras2, convert_keras2
@@ -250,12 +333,15 @@ def model_from_config(config: dict, source: str):
 
     import keras
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
-    except Exception as exc:  # Keras raises many types for bad configs
-        raise ModelError(f"cannot build the model: {first_line(exc)}", source=source) from None
+    def build():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
+        except Exception as exc:  # Keras raises many types for bad configs
+            raise ModelError(f"cannot build the model: {first_line(exc)}", source=source) from None
+
+    return sized(build, source, ModelError)
 
 
 def load_json_file(path: str, source: str | None = None) -> dict:

@@ -13,7 +13,8 @@ import platform
 import zipfile
 import zlib
 
-from . import __version__, formats
+from . import __version__, formats, limits
+from .documents import parse_json
 from .errors import ModelError, UsageError, first_line
 from .fileio import atomic_path, open_input
 
@@ -115,18 +116,20 @@ def _read_members(path: str, source: str, head: bytes) -> dict[str, bytes]:
                 raise ModelError(f"refused: unsafe member name {name!r}", source=source)
             if name not in ALLOWED_MEMBERS:
                 raise ModelError(f"unexpected member {name!r}", source=source)
-            limit = formats.MAX_MEMBER_BYTES if name == formats.WEIGHTS else formats.MAX_JSON_BYTES
+            limit = limits.MAX_MEMBER_BYTES if name == formats.WEIGHTS else limits.MAX_JSON_BYTES
             ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > limit or (info.file_size > 1 << 20 and ratio > formats.MAX_COMPRESSION_RATIO):
+            if info.file_size > limit or (info.file_size > limits.RATIO_FLOOR_BYTES and ratio > limits.MAX_COMPRESSION_RATIO):
                 raise ModelError(f"refused: member {name!r} would inflate to {info.file_size} bytes (zip bomb?)", source=source)
             if name in members:
                 raise ModelError(f"member {name!r} appears twice", source=source)
             try:
-                data = zf.read(info)
+                with zf.open(info) as member:  # never more than the header declares, whatever the stream holds
+                    data = member.read(info.file_size + 1)
             except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
                 raise ModelError(f"member {name!r} is corrupt: {first_line(exc)}", source=source) from None
             if len(data) != info.file_size:
-                raise ModelError(f"member {name!r} is corrupt (size mismatch)", source=source)
+                raise ModelError(f"member {name!r} is corrupt (it does not inflate to the size its header declares)",
+                                 source=source)
             members[name] = data
     return members
 
@@ -134,10 +137,7 @@ def _read_members(path: str, source: str, head: bytes) -> dict[str, bytes]:
 def _json_member(members: dict, name: str, source: str, expect=dict):
     if name not in members:
         raise ModelError(f"member {name!r} is missing", source=source)
-    try:
-        value = json.loads(members[name].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"member {name!r} is not valid JSON: {exc}", source=source) from None
+    value = parse_json(members[name], source, ModelError, f"member {name!r}")
     if not isinstance(value, expect):
         raise ModelError(f"member {name!r} has the wrong structure", source=source)
     return value
@@ -222,12 +222,16 @@ def load(path: str, source: str | None = None, *, require_fitted: bool = False, 
             if not isinstance(classes, list) or not classes:
                 raise ModelError("fitted classifier without class labels", source=source)
             estimator.classes_ = [np.asarray(c) for c in classes] if layout == "multioutput" else np.asarray(classes)
+            _check_classes(estimator, layout, source)
         targets = state.get("targets_")
         if targets is not None:
             estimator.targets_ = [str(t) for t in targets]
         n = state.get("n_features_in_")
-        if not isinstance(n, int):
+        if not isinstance(n, int) or isinstance(n, bool):
             raise ModelError("fitted estimator without its feature count", source=source)
+        inputs = model_width(estimator.model_)
+        if n < 1 or (inputs is not None and n != inputs):
+            raise ModelError(f"{formats.STATE} says {n} features, but the model takes {inputs}", source=source)
         estimator.n_features_in_ = n
         names = state.get("feature_names_in_")
         if names is not None:
@@ -238,6 +242,33 @@ def load(path: str, source: str | None = None, *, require_fitted: bool = False, 
     elif require_fitted:
         untrained(estimator, architecture, source, weights)
     return estimator
+
+
+def model_width(model) -> int | None:
+    """How many columns a row of input has for ``model`` (None when an input has a free dimension)."""
+    import math
+
+    shapes = [tuple(t.shape[1:]) for t in model.inputs]
+    if any(d is None for shape in shapes for d in shape):
+        return None
+    return sum(math.prod(shape) for shape in shapes)
+
+
+def _check_classes(estimator, layout: str, source: str) -> None:
+    """The recorded classes must fit the outputs: two at most for one unit, one unit per class otherwise."""
+    import numpy as np
+
+    if layout == "multilabel":
+        return
+    outputs = estimator.model_.outputs
+    per_output = estimator.classes_ if layout == "multioutput" else [estimator.classes_]
+    if len(per_output) != len(outputs):
+        raise ModelError(f"{formats.STATE} has classes for {len(per_output)} outputs, but the model has {len(outputs)}",
+                         source=source)
+    for classes, output in zip(per_output, outputs):
+        units, n = output.shape[-1], len(classes)
+        if n < 1 or np.ndim(classes) != 1 or (units == 1 and n > 2) or (units and units > 1 and n > units):
+            raise ModelError(f"{formats.STATE} has {n} classes for an output of {units} unit(s)", source=source)
 
 
 def untrained(estimator, architecture: dict, source: str, weights) -> None:
@@ -254,9 +285,7 @@ def untrained(estimator, architecture: dict, source: str, weights) -> None:
 
 def state_from_model(estimator) -> None:
     """The fitted state a file without ours implies: label layout and feature count from the model, no history."""
-    import numpy as np
-
     model = estimator.model_
     estimator.target_layout_ = "multioutput" if len(model.outputs) > 1 else "single"
-    estimator.n_features_in_ = int(sum(np.prod(t.shape[1:]) for t in model.inputs))
+    estimator.n_features_in_ = model_width(model)
     estimator.history_ = {}

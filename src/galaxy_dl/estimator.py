@@ -466,6 +466,11 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
         else:
             self.classes_ = LabelEncoder().fit(y.reshape(-1)).classes_
             self._check_classes(self.classes_, model.outputs[0].shape[-1], "")
+        if self.target_layout_ != "multilabel":
+            for classes in (self.classes_ if self.target_layout_ == "multioutput" else [self.classes_]):
+                if len(classes) < 2:
+                    raise LabelError(f"every label is {classes[0].item() if hasattr(classes[0], 'item') else classes[0]!r}: "
+                                     "a classifier needs at least two classes")
         return self._encode(y, model)
 
     @staticmethod
@@ -537,7 +542,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
 
         p = np.asarray(p, dtype=np.float64)
         if p.ndim == 2 and p.shape[1] > 1:
-            return p
+            return p[:, : len(classes)]
         if len(classes) == 1:
             return np.ones((len(p), 1))
         p = p.reshape(-1)
@@ -551,7 +556,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
             codes = (p.reshape(-1) > 0.5).astype(np.int64)
             codes = np.minimum(codes, len(classes) - 1)
         else:
-            codes = p.argmax(axis=1)
+            codes = p[:, : len(classes)].argmax(axis=1)  # units beyond the classes seen in training name no class
         return classes[codes]
 
     def predict_proba(self, X):
@@ -607,6 +612,10 @@ class KerasRegressor(RegressorMixin, KerasEstimator):
             y = np.asarray(y, dtype=np.float32)
         except (TypeError, ValueError):
             raise DataError("regression targets must be numbers") from None
+        if not np.isfinite(y).all():
+            row = int(np.argmax(~np.isfinite(y).reshape(len(y), -1).all(axis=1)))
+            raise LabelError(f"regression targets must be finite: row {row + 1} holds {y.reshape(len(y), -1)[row].tolist()} "
+                             "(beyond float32's range, or infinite)")
         if self.target_layout() == "multioutput":
             return [y[:, j] for j in range(y.shape[1])]
         return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y

@@ -85,6 +85,21 @@ def _names(frame, spec: TableSpec) -> list | None:
     return [str(c) for c in frame.columns] if spec.header else None
 
 
+def _room(spec: TableSpec) -> int | None:
+    """The most bytes the input can inflate to: its size, or a gzip file's times the ratio it may inflate by."""
+    from .limits import MAX_COMPRESSION_RATIO, RATIO_FLOOR_BYTES
+
+    if spec.path == "-":
+        return None
+    try:
+        size = os.path.getsize(spec.path)
+        with open(spec.path, "rb") as fh:
+            gzipped = fh.read(2) == b"\x1f\x8b"
+    except OSError:
+        return None
+    return max(size * MAX_COMPRESSION_RATIO, RATIO_FLOOR_BYTES) if gzipped else size
+
+
 def _text_bytes(spec: TableSpec) -> int:
     """The table's size as text: a gzip file's trailer gives it (modulo 4 GiB, so at least 4x the file)."""
     if spec.path == "-":
@@ -129,10 +144,11 @@ def _matrix_market(spec: TableSpec) -> Features:
     from . import matrixmarket
 
     with open_stream(spec) as stream:
-        matrix = matrixmarket.read(stream, spec.source)
-    positions = spec.columns.positions([str(i + 1) for i in range(matrix.shape[1])], False, spec.source)
-    if positions != list(range(matrix.shape[1])):
-        matrix = matrix[:, positions]
+        matrix = matrixmarket.read(stream, spec.source, room=_room(spec))
+    if spec.columns.mode != "all":  # (a list of every column of a wide matrix would be the largest thing held)
+        positions = spec.columns.positions([str(i + 1) for i in range(matrix.shape[1])], False, spec.source)
+        if positions != list(range(matrix.shape[1])):
+            matrix = matrix[:, positions]
     return Features(streaming.Rows(matrix), None, np.ones(matrix.shape[0], dtype=bool))
 
 
@@ -183,11 +199,17 @@ def _h5ad_blocks(data, positions: list, every: bool, rows: int | None = None) ->
         yield block
 
 
-def iter_features(spec: TableSpec, rows: int, *, layer: str | None = None) -> Iterator[tuple]:
-    """Blocks of ``rows`` rows in file order, for prediction: (feature names or None, float32 array or CSR matrix)."""
+def iter_features(spec: TableSpec, rows: int, *, layer: str | None = None, on_header=None) -> Iterator[tuple]:
+    """Blocks of ``rows`` rows in file order, for prediction: (feature names or None, float32 array or CSR matrix).
+
+    ``on_header(names, width)`` is called once the columns are known and before any row is read, so that a
+    table of the wrong width is refused before its rows cost memory.
+    """
+    on_header = on_header or (lambda names, width: None)
     kind = _kind(spec, layer)
     if kind == "mtx":
         X = _matrix_market(spec).X.base
+        on_header(None, X.shape[1])
         for start in range(0, X.shape[0], rows):
             yield None, X[start:start + rows]
     elif kind == "h5ad":
@@ -197,6 +219,7 @@ def iter_features(spec: TableSpec, rows: int, *, layer: str | None = None) -> It
         try:
             positions = spec.columns.positions(data.var_names, True, spec.source)
             names = [data.var_names[i] for i in positions]
+            on_header(names, len(names))
             per_row = 8 * data.nnz / max(1, data.shape[0]) if data.sparse else 4 * data.shape[1]
             rows = max(1, min(rows, int(streaming.BLOCK_BYTES // max(per_row, 1))))  # blocks of ~32 MB, sparse or not
             for block in _h5ad_blocks(data, positions, positions == list(range(data.shape[1])), rows):
@@ -205,7 +228,8 @@ def iter_features(spec: TableSpec, rows: int, *, layer: str | None = None) -> It
             data.close()
     else:
         offset = 0
-        for frame in iter_tables(spec, rows, numeric=True):
+        for frame in iter_tables(spec, rows, numeric=True, max_bytes=streaming.BLOCK_BYTES,  # wide rows: fewer a block
+                                 on_header=lambda names: on_header(names if spec.header else None, len(names))):
             values, _ = to_features(frame, spec, row_offset=offset)
             yield _names(frame, spec), values
             offset += len(frame)

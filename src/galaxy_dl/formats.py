@@ -16,8 +16,3 @@ WEIGHTS = "model.weights.h5"
 
 # Every HDF5 file starts so: Keras weights, and Galaxy-ML's h5mlm estimators.
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-# Limits that make a hostile archive cheap to refuse.
-MAX_MEMBER_BYTES = 2 * 1024**3
-MAX_JSON_BYTES = 64 * 1024**2
-MAX_COMPRESSION_RATIO = 200

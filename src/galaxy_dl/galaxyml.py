@@ -14,6 +14,8 @@ import inspect
 import json
 import sys
 
+from . import hdf5guard
+from .documents import parse_json
 from .errors import ModelError, UsageError, first_line
 
 CONFIG = "-model_config-"
@@ -48,10 +50,7 @@ def _text(dataset, what: str, source: str) -> str:
 
 
 def _json(dataset, what: str, source: str):
-    try:
-        return json.loads(_text(dataset, what, source))
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{what} is not valid JSON: {exc.msg}", source=source) from None
+    return parse_json(_text(dataset, what, source), source, ModelError, what)
 
 
 def _named_classes(node) -> list[str]:
@@ -79,6 +78,7 @@ def _hdf5(path: str, source: str):
         raise ModelError(f"not a readable HDF5 file (truncated?): {first_line(exc)}", source=source) from None
     try:
         with handle:
+            hdf5guard.check(handle, source, ModelError)
             yield handle
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise ModelError(f"corrupt Galaxy-ML file: {first_line(exc)}", source=source) from None

@@ -6,6 +6,7 @@ on disk (``anndata.io.sparse_dataset``); a dense matrix is an h5py dataset read 
 So the matrix (``X``, or ``layers/NAME`` with ``--x-layer``) is read a block of rows at a time.
 """
 
+from . import hdf5guard
 from .errors import DataError, first_line
 from .layerspec import suggest
 
@@ -24,6 +25,8 @@ class H5ad:
         except OSError as exc:
             raise DataError(f"cannot read as HDF5 (.h5ad): {first_line(exc)}", source=source) from None
         try:
+            matrix = "X" if layer is None else f"layers/{layer}"
+            hdf5guard.check(self._file, source, DataError, read_whole=("/obs", "/var", f"/{matrix}/indptr"))
             self._open(layer)
         except DataError:
             self._file.close()
@@ -60,6 +63,9 @@ class H5ad:
             self.sparse = False
         else:
             raise DataError(f"{self.what} is not a matrix (encoding {encoding!r})", source=self.source)
+        dtype = (element["data"] if self.sparse else element).dtype
+        if dtype.kind not in "biuf":
+            raise DataError(f"{self.what} holds {dtype} values, not numbers", source=self.source)
         self.shape = tuple(int(d) for d in self.matrix.shape)
         if self.shape[1] != len(self.var_names):
             raise DataError(f"{self.what} has {self.shape[1]} columns but var has {len(self.var_names)} names", source=self.source)

@@ -8,6 +8,7 @@ put label values where positions belong).
 from dataclasses import dataclass
 
 from .errors import UsageError
+from .limits import DEFAULT_MAX_CLASSES
 from .layerspec import suggest
 
 NORMALIZE = ("none", "true", "pred", "all")
@@ -105,6 +106,7 @@ def draw(cm: ConfusionMatrix, path: str, *, fmt: str, title: str, cmap: str, dpi
     matplotlib.use("Agg", force=True)
     matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: searchable, and tick labels can be read back
     matplotlib.rcParams["svg.hashsalt"] = "galaxy-dl"  # stable element ids, so SVGs are reproducible
+    matplotlib.rcParams["text.parse_math"] = False  # labels from the files are drawn as written, never as math text
     import matplotlib.pyplot as plt
     import numpy as np
     from sklearn.metrics import ConfusionMatrixDisplay
@@ -161,9 +163,10 @@ def parse_labels(text: str | None, present: list) -> tuple[list, dict]:
 
 def plot_confusion(true_spec, pred_spec, output: str, *, labels=None, normalize="none", cmap="Blues", fmt=None,
                    dpi=150, title="Confusion matrix", xlabel="Predicted label", ylabel="True label",
-                   matrix_out=None) -> str:
+                   matrix_out=None, max_classes: int = DEFAULT_MAX_CLASSES) -> str:
     """Read both label tables, draw the matrix to ``output``; returns the one-line summary."""
     from .errors import DataError
+    from .fileio import together
     from .tables import read_table, to_labels, write_table
 
     cmap = resolve_cmap(cmap)
@@ -176,11 +179,16 @@ def plot_confusion(true_spec, pred_spec, output: str, *, labels=None, normalize=
         if series.isna().any():
             raise DataError(f"{int(series.isna().sum())} missing labels", source=spec.source)
     y_true, y_pred = _common_type(y_true.to_numpy(), y_pred.to_numpy())
-    order, names = parse_labels(labels, sorted_union(y_true, y_pred))
+    present = sorted_union(y_true, y_pred)
+    if len(present) > max_classes:
+        raise DataError(f"the two files hold {len(present):,} different labels, more than the limit of {max_classes:,} "
+                        "(raise it with --max-classes); are these class labels?", source=None)
+    order, names = parse_labels(labels, present)
     cm = compute(y_true, y_pred, order=order, names=names, normalize=normalize)
-    draw(cm, output, fmt=fmt, title=title, cmap=cmap, dpi=dpi, xlabel=xlabel, ylabel=ylabel)
-    if matrix_out:
-        write_table(cm.to_frame(), matrix_out)
+    with together():  # the image and the matrix, or neither
+        draw(cm, output, fmt=fmt, title=title, cmap=cmap, dpi=dpi, xlabel=xlabel, ylabel=ylabel)
+        if matrix_out:
+            write_table(cm.to_frame(), matrix_out)
     recalls = ", ".join(f"{name} {r:.3f}" for name, r in zip(cm.display_labels, cm.recall()))
     correct, total = int(cm.counts.trace()), int(cm.counts.sum())
     return f"accuracy {cm.accuracy:.4f} ({correct}/{total}); recall per true class: {recalls}"

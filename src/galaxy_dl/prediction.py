@@ -88,12 +88,16 @@ def predict_table(estimator, spec: TableSpec, output: str, *, method: str = "pre
     if method not in METHODS:
         raise UsageError(f"--method must be one of {', '.join(METHODS)}")
     rows = 0
-    chunks = iter_features(spec, chunk_rows, layer=layer)
+    order = None
+
+    def check_columns(names, width):  # before any row is read: a table of the wrong width costs nothing
+        nonlocal order
+        order = column_order(estimator, names, width, spec)
+
+    chunks = iter_features(spec, chunk_rows, layer=layer, on_header=check_columns)
     blocks = _read_ahead(chunks) if read_ahead else chunks
     with _open_output(output) as fh, contextlib.closing(blocks):  # on an error, the reader stops at once
         for names, values in blocks:
-            if rows == 0:
-                order = column_order(estimator, names, values.shape[1], spec)
             if order is not None:
                 values = values[:, order]
             if hasattr(values, "tocsr"):

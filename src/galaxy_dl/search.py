@@ -13,6 +13,7 @@ import time
 import warnings
 
 from .errors import TrainingError, UsageError
+from .limits import DEFAULT_MAX_SETTINGS
 from .schemes import SCHEMES, Report, Split, check_scoring, cv_splits, holdout, score, summary
 from .searchspace import Param, parse, parse_values, prepare
 
@@ -22,7 +23,8 @@ SEARCHES = ("grid", "random", "halving")
 def run_search(estimator, data, params, *, search: str = "grid", n_iter: int = 10, factor: int = 3, jobs: int = 1,
                refit_metric: str | None = None, scheme: str = "cv", split: str = "stratified", val_size: float = 0.2,
                test_size: float = 0.2, cv_kind: str | None = None, folds: int = 5, repeats: int = 3,
-               refit: bool = True, scoring=(), val_groups=(), test_groups=()) -> Report:
+               refit: bool = True, scoring=(), val_groups=(), test_groups=(),
+               max_settings: int = DEFAULT_MAX_SETTINGS) -> Report:
     """Search ``params`` (``NAME=VALUES`` texts, :class:`~galaxy_dl.searchspace.Param`s, or a dict of name to
     values or to a values text) for ``estimator`` on ``data``.
 
@@ -48,6 +50,7 @@ def run_search(estimator, data, params, *, search: str = "grid", n_iter: int = 1
         print(f"note: no seed given; the search uses seed {estimator.seed}", file=sys.stderr)
     space = _params(params)
     _check_search(search, space, estimator, factor)
+    _check_size(search, space, n_iter, max_settings)
     space = prepare(estimator, space)
     scoring = check_scoring(scoring, estimator.task)
     refit_metric = refit_metric or scoring[0]
@@ -166,6 +169,19 @@ def _search_classes() -> dict:
     return {name: type(cls.__name__, (_KeepsErrors, cls), {}) for name, cls in (
         ("grid", GridSearchCV), ("random", RandomizedSearchCV),
         ("halving_grid", HalvingGridSearchCV), ("halving_random", HalvingRandomSearchCV))}
+
+
+def _check_size(search: str, space: list[Param], n_iter: int, max_settings: int) -> None:
+    """A search's settings are counted before any is made: a grid's product, or the draws of a random one."""
+    import math
+
+    grid = math.prod(len(param.values) for param in space) if all(p.distribution is None for p in space) else None
+    settings = grid if search == "grid" or (search == "halving" and grid is not None) else n_iter
+    if search == "random" and grid is not None:
+        settings = min(n_iter, grid)  # scikit-learn draws lists without replacement
+    if settings > max_settings:
+        raise UsageError(f"the search would try {settings:,} settings, more than the limit of {max_settings:,} "
+                         "(raise it with --max-settings)")
 
 
 def _searcher(search, estimator, space, splits, scoring, refit_metric, n_iter, factor, jobs):

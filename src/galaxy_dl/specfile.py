@@ -1,24 +1,20 @@
-"""Read YAML or JSON spec and config files safely (``yaml.safe_load``: data only, no tags)."""
+"""Read YAML or JSON spec and config files safely: data only, no tags, bounded (:mod:`galaxy_dl.documents`)."""
 
+from .documents import parse_yaml
 from .errors import UsageError
 
 
 def load_spec(path: str, option: str) -> dict:
-    import yaml
-
+    source = f"{option} {path}"
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            data = parse_yaml(fh, source, UsageError)
     except FileNotFoundError:
-        raise UsageError("no such file", source=f"{option} {path}") from None
+        raise UsageError("no such file", source=source) from None
     except UnicodeDecodeError:
-        raise UsageError("not a UTF-8 text file", source=f"{option} {path}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UsageError(f"not valid YAML/JSON{where}: {getattr(exc, 'problem', None) or exc}", source=f"{option} {path}") from None
+        raise UsageError("not a UTF-8 text file", source=source) from None
     except OSError as exc:
-        raise UsageError(f"cannot read: {exc.strerror}", source=f"{option} {path}") from None
+        raise UsageError(f"cannot read: {exc.strerror}", source=source) from None
     if not isinstance(data, dict):
-        raise UsageError("must be a mapping of keys to values", source=f"{option} {path}")
+        raise UsageError("must be a mapping of keys to values", source=source)
     return data

@@ -14,16 +14,18 @@ import gzip
 import io
 import re
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import DataError, first_line
 from .fileio import open_input, write_text
+from .limits import MAX_COMPRESSION_RATIO, MAX_LINE_BYTES, RATIO_FLOOR_BYTES
 
 GZIP_MAGIC = b"\x1f\x8b"
 MATRIX_MARKET_MAGIC = b"%%MatrixMarket"
 SNIFF_BYTES = 1 << 16
-BLOCK_BYTES = 1 << 24  # a row must fit in one block: 16 MiB holds ~1.5M numeric columns
+BLOCK_BYTES = MAX_LINE_BYTES  # a row must fit in one block: 16 MiB holds ~1.5M numeric columns
 STREAM_BLOCK_BYTES = 1 << 20
 MISSING_POLICIES = ("error", "drop")
 
@@ -110,7 +112,7 @@ def _open(spec: TableSpec) -> tuple[io.BufferedReader, bool]:
     plain = spec.path != "-"
     if head.startswith(GZIP_MAGIC):
         plain = False
-        stream = io.BufferedReader(gzip.GzipFile(fileobj=stream), buffer_size=SNIFF_BYTES)
+        stream = io.BufferedReader(Inflated(stream, source), buffer_size=SNIFF_BYTES)
         try:
             head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
         except (OSError, EOFError) as exc:
@@ -125,6 +127,54 @@ def _open(spec: TableSpec) -> tuple[io.BufferedReader, bool]:
         if exc.start < len(head) - 4:  # not just a character cut at the sniff boundary
             raise DataError(f"is not UTF-8 text (invalid byte at offset {exc.start})", source=source) from None
     return stream, plain
+
+
+class _Counted(io.RawIOBase):
+    """The compressed bytes, counted as the decompressor takes them."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.count = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
+class Inflated(io.RawIOBase):
+    """A gzip stream that refuses to inflate more than MAX_COMPRESSION_RATIO times what it has read, past
+    RATIO_FLOOR_BYTES: a small upload cannot become gigabytes of rows (its trailer's size can lie)."""
+
+    def __init__(self, stream, source: str):
+        self._compressed = _Counted(stream)
+        self._gzip = gzip.GzipFile(fileobj=io.BufferedReader(self._compressed))
+        self._source = source
+        self.count = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        try:
+            data = self._gzip.read(len(buffer))
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"corrupt gzip data: {first_line(exc)}", source=self._source) from None
+        buffer[: len(data)] = data
+        self.count += len(data)
+        if self.count > RATIO_FLOOR_BYTES and self.count > MAX_COMPRESSION_RATIO * self._compressed.count:
+            raise DataError(f"refused: inflates more than {MAX_COMPRESSION_RATIO}-fold ({self.count >> 20} MB from "
+                            f"{self._compressed.count >> 10} kB read; a gzip bomb?); give a file this repetitive "
+                            "uncompressed (a sparse table as Matrix Market or .h5ad)", source=self._source)
+        return len(data)
+
+    def close(self):
+        self._gzip.close()
+        super().close()
 
 
 def sniff(spec: TableSpec) -> str:
@@ -185,12 +235,27 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+def _line(stream, lineno: int, source: str) -> bytes:
+    """One line, read no further than MAX_LINE_BYTES (a file of one endless line must not fill the memory)."""
+    line = stream.readline(MAX_LINE_BYTES + 1)
+    if len(line) > MAX_LINE_BYTES:
+        raise DataError(f"line {lineno} is longer than {MAX_LINE_BYTES >> 20} MiB: not a table (or too wide for one)",
+                        source=source)
+    return line
+
+
 def _header(stream: io.BufferedReader, spec: TableSpec):
     """Column names (1..n without a header), the stream positioned at the first data row, and the
     first line's length. Checks for duplicate and empty header names."""
-    line = stream.readline()
+    line = _line(stream, 1, spec.source)
     # The stdlib reader unquotes R-style headers ("gene"); Galaxy's are plain.
-    cells = next(stdcsv.reader([line.decode("utf-8", errors="replace").rstrip("\r\n")], delimiter="\t"), [""])
+    try:
+        cells = next(stdcsv.reader([line.decode("utf-8", errors="replace").rstrip("\r\n")], delimiter="\t"), [""])
+    except stdcsv.Error:  # a carriage return alone inside the line: old Mac line ends
+        raise DataError("line 1 holds a carriage return inside a field: save the table with newline (\\n) line ends",
+                        source=spec.source) from None
+    if not cells:
+        raise DataError("line 1 is empty: a table starts with its header (or first row)", source=spec.source)
     if not spec.header:
         rewound = io.BufferedReader(_Prefixed(line, stream), buffer_size=SNIFF_BYTES)
         return [str(i + 1) for i in range(len(cells))], rewound, len(line)
@@ -267,9 +332,11 @@ def _diagnose(spec: TableSpec, n_columns: int, exc: Exception) -> DataError:
     message = first_line(exc)
     bad = re.search(r"column #(\d+): CSV conversion error to \w+: invalid value '(.*)'", message)
     if stream is not None:
-        with io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="") as text:
-            for lineno, line in enumerate(text, start=1):
-                line = line.rstrip("\r\n")
+        with stream:
+            lineno = 0
+            while raw := _line(stream, lineno + 1, spec.source):
+                lineno += 1
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                 if not line:
                     continue
                 cells = line.split("\t")
@@ -297,16 +364,20 @@ def read_table(spec: TableSpec, *, numeric: bool = False, keep_text=()):
     return table.to_pandas()
 
 
-def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False, keep_text=(), max_bytes: int | None = None) -> Iterator:
+def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False, keep_text=(), max_bytes: int | None = None,
+                on_header=None) -> Iterator:
     """Read a table in chunks of ``rows`` rows (memory stays bounded); same checks as read_table.
 
     ``numeric`` parses every column but ``keep_text`` as float, so that types cannot drift between chunks;
-    ``max_bytes`` caps a chunk's float32 size (fewer rows for wide tables).
+    ``max_bytes`` caps a chunk's float32 size (fewer rows for wide tables); ``on_header(names)`` sees the
+    selected columns' names before any row is parsed.
     """
     import pyarrow as pa
     from pyarrow import csv
 
     prepared = _prepare(spec, numeric, keep_text)
+    if on_header is not None:
+        on_header(list(prepared.options[2].include_columns))
     if max_bytes:
         rows = max(1, min(rows, max_bytes // (4 * len(prepared.options[2].include_columns))))
     read_opts, parse_opts, convert_opts = prepared.options
@@ -317,13 +388,14 @@ def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False, keep_text=
     with _reading(spec, prepared):
         reader = csv.open_csv(prepared.source, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts)
         pending = None
-        for batch in reader:
-            batch_table = pa.Table.from_batches([batch])
-            pending = batch_table if pending is None else pa.concat_tables([pending, batch_table])
-            while pending.num_rows >= rows:
-                seen_any = True
-                yield pending.slice(0, rows).to_pandas()
-                pending = pending.slice(rows)
+        with reader:  # its reading thread stops on an error, or when the consumer stops early
+            for batch in reader:
+                batch_table = pa.Table.from_batches([batch])
+                pending = batch_table if pending is None else pa.concat_tables([pending, batch_table])
+                while pending.num_rows >= rows:
+                    seen_any = True
+                    yield pending.slice(0, rows).to_pandas()
+                    pending = pending.slice(rows)
         if pending is not None and pending.num_rows:
             seen_any = True
             yield pending.to_pandas()

@@ -7,9 +7,11 @@ format by suffix; Galaxy's paths end in ``.dat``. So we write under a temporary
 
 import os
 import re
+import shutil
 import tempfile
 import warnings
 
+from . import hdf5guard
 from .errors import ModelError, first_line
 from .fileio import atomic_path, open_input
 from .formats import HDF5_SIGNATURE
@@ -17,14 +19,21 @@ from .formats import HDF5_SIGNATURE
 
 
 def save(model, path: str) -> None:
-    with atomic_path(path, suffix=".weights.h5") as tmp:
-        model.save_weights(tmp)
+    """Keras writes into a private temporary directory (HDF5 cannot write through the link to an unnamed output);
+    the output is a copy of that file."""
+    with tempfile.TemporaryDirectory(prefix="galaxy-dl-") as tmp:
+        local = os.path.join(tmp, "model.weights.h5")
+        model.save_weights(local)
+        with atomic_path(path) as out:
+            shutil.copyfile(local, out)
 
 
-def _is_keras2(path: str) -> bool:
+def _is_keras2(path: str, source: str) -> bool:
+    """Whether the file is in Keras 2's layout, once it is known to be self-contained and sized."""
     import h5py
 
     with h5py.File(path, "r") as f:
+        hdf5guard.check(f, source, ModelError)
         return "layer_names" in f.attrs or ("model_weights" in f and "layer_names" in f["model_weights"].attrs)
 
 
@@ -36,7 +45,7 @@ def load(model, path: str, source: str | None = None) -> None:
     if signature != HDF5_SIGNATURE:
         raise ModelError("not an HDF5 weights file", source=source)
     try:
-        legacy = _is_keras2(path)
+        legacy = _is_keras2(path, source)
     except OSError as exc:
         raise ModelError(f"corrupt or truncated HDF5 file: {first_line(exc)}", source=source) from None
     with tempfile.TemporaryDirectory(prefix="galaxy-dl-") as tmp:

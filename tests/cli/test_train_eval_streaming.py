@@ -98,7 +98,7 @@ BAD = {
     "non-numeric cell": (lambda d: ("X.tsv", "a\tb\n" + "1\t2\n" * 30 + "1\tNA2\n"), ["--y", "{Y}"],
                          "line 32, column 2: 'NA2' is not a number"),
     "short Matrix Market": (lambda d: ("X.mtx", "%%MatrixMarket matrix coordinate real general\n36 2 40\n1 1 1\n"), ["--y", "{Y}"],
-                            "its header promises 40 entries, but the file has 1"),
+                            "its header promises 40 entries, but the file can hold at most 10"),
     "h5ad without X": (lambda d: (broken_h5ad(d), None), ["--y-obs", "cell_type"], "has no X matrix"),
     "unknown obs column": (lambda d: (TEST_DATA / "cells.h5ad", None), ["--y-obs", "celltype"],
                            "no obs column named 'celltype' (did you mean cell_type?) (obs columns: cell_type, batch)"),

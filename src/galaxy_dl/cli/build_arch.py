@@ -2,7 +2,7 @@
 
 import click
 
-from .common import backend_option, load_keras, program, setup_runtime, threads_option
+from .common import backend_option, load_keras, max_params_option, program, setup_runtime, threads_option
 
 
 @program("build-arch", help="""Build a Keras model architecture and write it as Keras JSON.
@@ -23,6 +23,7 @@ regularizers and constraints may be called inside it, e.g.
 @click.option("--name", default=None, help="Model name.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Architecture JSON to write ('-' for stdout).")
 @click.option("--quiet", is_flag=True, help="Do not print the model summary to stderr.")
+@max_params_option
 @backend_option
 @threads_option
 def main(input_shape, layers, spec_path, name, output, quiet, threads, backend):
@@ -37,15 +38,16 @@ def main(input_shape, layers, spec_path, name, output, quiet, threads, backend):
     check_writable(output, "-o/--output")
     calls = [parse_layer(spec) for spec in layers]  # syntax errors before the slow Keras import
     shape = parse_shape(input_shape) if input_shape else None
+    if spec_path:
+        from ..specfile import load_spec
+
+        spec = load_spec(spec_path, "--spec")  # a bad spec is refused before the slow Keras import
+        if name:
+            spec["name"] = name
     load_keras()
     from ..architecture import build_functional, build_sequential, summary, to_json
 
     if spec_path:
-        from ..specfile import load_spec
-
-        spec = load_spec(spec_path, "--spec")
-        if name:
-            spec["name"] = name
         model = build_functional(spec, f"--spec {spec_path}")
     else:
         model = build_sequential(shape, calls, name=name)

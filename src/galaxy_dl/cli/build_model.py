@@ -2,7 +2,7 @@
 
 import click
 
-from .common import backend_option, load_keras, program, setup_runtime, split_list, threads_option
+from .common import backend_option, max_params_option, load_keras, program, setup_runtime, split_list, threads_option
 
 
 @program("build-model", help="""Make an estimator archive (ZIP of JSON, never a pickle) from an architecture.
@@ -42,6 +42,7 @@ another archive, with any flag given overriding its setting.""")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="YAML/JSON file with any of the options above.")
 @click.option("--params-out", default=None, metavar="PATH", help="Also write the estimator's parameters as a table.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Estimator archive to write.")
+@max_params_option
 @backend_option
 @threads_option
 def main(arch_path, from_path, config_path, params_out, output, threads, backend, **options):
@@ -97,13 +98,14 @@ def _given(ctx, name: str) -> bool:
 
 def _write(estimator, output, params_out):
     from ..archive import save
+    from ..config import params_table
+    from ..fileio import together
+    from ..tables import write_table
 
-    save(estimator, output)
-    if params_out:
-        from ..config import params_table
-        from ..tables import write_table
-
-        write_table(params_table(estimator), params_out)
+    with together():  # the archive and its parameter table, or neither
+        save(estimator, output)
+        if params_out:
+            write_table(params_table(estimator), params_out)
 
 
 def _params(options: dict, config_path, ctx, base: dict | None = None) -> dict:

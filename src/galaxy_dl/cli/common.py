@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .. import __version__
+from .. import __version__, limits
 from ..errors import ExitStatus, GalaxyDLError, OutputError, first_line
 from ..runtime import BACKENDS, JAX_EXTRA
 from ..tables import Columns, TableSpec
@@ -29,6 +29,23 @@ class GroupedCommand(click.Command):
     def parse_args(self, ctx, args):
         ctx.meta["argv"] = list(args)
         return super().parse_args(ctx, args)
+
+    def main(self, args=None, prog_name=None, **extra):
+        """click's own usage errors as one line too (its standalone mode prints a usage block). A limit an option
+        sets in the environment lasts for this command (a notebook or test may run several in one process)."""
+        saved = os.environ.get(limits.MAX_PARAMS_VARIABLE)
+        try:
+            result = super().main(args, prog_name, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            _fail(self.name, f"{exc.format_message()} (see {self.name} --help)", exc.exit_code)
+        except click.Abort:
+            _fail(self.name, "interrupted", ExitStatus.INTERRUPTED)
+        finally:
+            if saved is None:
+                os.environ.pop(limits.MAX_PARAMS_VARIABLE, None)
+            else:
+                os.environ[limits.MAX_PARAMS_VARIABLE] = saved
+        sys.exit(result if isinstance(result, int) else ExitStatus.SUCCESS)
 
     def format_options(self, ctx, formatter):
         records = {param.name: param.get_help_record(ctx) for param in self.get_params(ctx)}
@@ -87,6 +104,7 @@ def program(name: str, sections: dict | None = None, **command_kwargs):
 
 
 def _fail(name: str, message: str, status: int):
+    message = " ".join(part.strip() for part in message.splitlines() if part.strip())  # one line, whatever the cause said
     click.echo(f"{name}: error: {message}", err=True)
     distribution = sys.modules.get("galaxy_dl.distribution")
     if distribution is not None and distribution.exit_now():  # JAX's shutdown would wait for the lost peer
@@ -103,6 +121,17 @@ def threads_option(fn):
         default=None,
         help="CPU threads for TensorFlow and BLAS [default: $GALAXY_SLOTS, else all].",
     )(fn)
+
+
+def _set_max_params(ctx, param, value):
+    if value is not None:  # read where models are built, here and in the processes a run starts
+        os.environ[limits.MAX_PARAMS_VARIABLE] = str(value)
+    return value
+
+
+max_params_option = click.option(
+    "--max-params", type=click.IntRange(min=1), default=None, metavar="N", expose_value=False, callback=_set_max_params,
+    help=f"Refuse models with more parameters [default: ${limits.MAX_PARAMS_VARIABLE}, else {limits.DEFAULT_MAX_PARAMS:,}].")
 
 
 backend_option = click.option(

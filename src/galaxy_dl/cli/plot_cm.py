@@ -2,6 +2,7 @@
 
 import click
 
+from ..limits import DEFAULT_MAX_CLASSES
 from ..plots import FORMATS, NORMALIZE
 from .common import no_header_option, program, table_options, table_spec
 
@@ -29,9 +30,11 @@ in the two files unless --labels orders or renames them. A one-line summary
 @click.option("--title", default="Confusion matrix", show_default=True)
 @click.option("--xlabel", default="Predicted label", show_default=True)
 @click.option("--ylabel", default="True label", show_default=True)
+@click.option("--max-classes", type=click.IntRange(min=2), default=DEFAULT_MAX_CLASSES, show_default=True, metavar="N",
+              help="Refuse label files with more classes (a matrix of N x N cells).")
 @click.option("--matrix-out", default=None, metavar="PATH", help="Also write the matrix as a table (rows true, columns predicted).")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Image to write.")
-def main(true_path, pred_path, no_header, labels, normalize, cmap, fmt, dpi, title, xlabel, ylabel, matrix_out,
+def main(true_path, pred_path, no_header, labels, normalize, cmap, fmt, dpi, title, xlabel, ylabel, max_classes, matrix_out,
          output, **table_params):
     from ..plots import plot_confusion
     from ..fileio import check_writable
@@ -42,5 +45,6 @@ def main(true_path, pred_path, no_header, labels, normalize, cmap, fmt, dpi, tit
     true_spec = table_spec(true_path, "y-true", table_params, no_header)
     pred_spec = table_spec(pred_path, "y-pred", table_params, no_header)
     summary = plot_confusion(true_spec, pred_spec, output, labels=labels, normalize=normalize, cmap=cmap, fmt=fmt,
-                             dpi=dpi, title=title, xlabel=xlabel, ylabel=ylabel, matrix_out=matrix_out)
+                             dpi=dpi, title=title, xlabel=xlabel, ylabel=ylabel, matrix_out=matrix_out,
+                             max_classes=max_classes)
     click.echo(summary, err=True)

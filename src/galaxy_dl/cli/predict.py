@@ -3,7 +3,8 @@
 import click
 
 from ..prediction import CHUNK_ROWS, METHODS
-from .common import backend_option, load_keras, no_header_option, program, setup_runtime, table_options, table_spec, threads_option
+from .common import (backend_option, load_keras, max_params_option, no_header_option, program, setup_runtime, table_options,
+                     table_spec, threads_option)
 
 
 @program("predict", help="""Predict labels, probabilities or values for the rows of a table.
@@ -26,6 +27,7 @@ missing ones named); sparse input is densified one batch at a time.""")
               help="predict: labels (or values); predict_proba: one probability column per class.")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=CHUNK_ROWS, show_default=True, help="Rows per prediction chunk.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Predictions table to write ('-' for stdout).")
+@max_params_option
 @backend_option
 @threads_option
 def main(model_path, weights_path, x_path, x_layer, no_header, method, chunk_rows, output, threads, backend, **table_params):

@@ -11,7 +11,9 @@ from ..distribution import DEFAULT_PEER_TIMEOUT
 from ..report import FORMATS as REPORT_FORMATS
 from ..schemes import CV_KINDS, SCHEMES, SPLITS
 from ..search import SEARCHES
-from .common import backend_option, load_keras, no_header_option, program, setup_runtime, split_list, table_options, table_spec, threads_option
+from .common import (backend_option, load_keras, max_params_option, no_header_option, program, setup_runtime, split_list,
+                     table_options, table_spec, threads_option)
+from ..limits import DEFAULT_MAX_SETTINGS, MAX_LOCAL_PROCESSES
 
 
 def _size(ctx, param, value):
@@ -28,10 +30,10 @@ SECTIONS = {
                "no_header", "missing", "groups_path", "groups_column"],
     "Scheme": ["scheme", "split", "val_size", "test_size", "cv_kind", "folds", "repeats", "refit", "val_groups",
                "test_groups", "scoring", "seed"],
-    "Search": ["search", "params", "n_iter", "halving_factor", "refit_metric", "jobs", "list_params"],
+    "Search": ["search", "params", "n_iter", "halving_factor", "refit_metric", "jobs", "max_settings", "list_params"],
     "Outputs": ["scores_path", "fitted_model", "weights_path", "predictions_out", "history_out", "search_results", "reports",
                 "report_formats"],
-    "Runtime": ["stream", "memory_budget", "cache_dir", "threads", "debug", "version", "help"],
+    "Runtime": ["stream", "memory_budget", "cache_dir", "threads", "max_params", "debug", "version", "help"],
     "Distribution": ["backend", "distribute", "devices", "coordinator", "num_processes", "process_id", "peer_timeout",
                      "local_processes", "timeout"],
 }
@@ -101,6 +103,8 @@ name; see them all with --list-params) and keeps the best, refitted:
 @click.option("--refit-metric", default=None, metavar="NAME", help="The --scoring metric that picks the best setting [default: the first].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Settings trained at once, in processes of one thread each [default: $GALAXY_SLOTS, else 1].")
+@click.option("--max-settings", type=click.IntRange(min=1), default=DEFAULT_MAX_SETTINGS, show_default=True, metavar="N",
+              help="Refuse a search that would try more settings.")
 @click.option("--list-params", is_flag=True, help="Print every name --param can search, with its current value, and exit.")
 @click.option("--scores", "scores_path", default=None, metavar="PATH", help="Scores table to write. [required]")
 @click.option("--fitted-model", default=None, metavar="PATH", help="Fitted estimator archive to write.")
@@ -120,6 +124,7 @@ name; see them all with --list-params) and keeps the best, refitted:
               help="Memory the features may take before they are streamed [default: half of $GALAXY_MEMORY_MB, else of free RAM].")
 @click.option("--cache-dir", default=None, metavar="DIR", help="Where a streamed run's row cache goes [default: $TMPDIR, else .].")
 @threads_option
+@max_params_option
 @backend_option
 @click.option("--distribute", is_flag=True, help="Train data-parallel over every local device (or --devices) and process.")
 @click.option("--devices", type=click.IntRange(min=1), default=None, metavar="N",
@@ -129,14 +134,14 @@ name; see them all with --list-params) and keeps the best, refitted:
 @click.option("--process-id", type=click.IntRange(min=0), default=None, metavar="I", help="This process's number, 0 to N-1.")
 @click.option("--peer-timeout", type=click.IntRange(min=1), default=DEFAULT_PEER_TIMEOUT, show_default=True, metavar="SECONDS",
               help="How long processes wait for each other before giving up.")
-@click.option("--local-processes", type=click.IntRange(min=1), default=None, metavar="N",
+@click.option("--local-processes", type=click.IntRange(min=1, max=MAX_LOCAL_PROCESSES), default=None, metavar="N",
               help="Start N processes on 127.0.0.1 and watch them as one job (implies --distribute --backend jax).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="With --local-processes: stop every process when the run takes longer.")
 def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budget, cache_dir, no_header, scheme, split, val_size, test_size, cv_kind, folds, repeats,
          refit, groups_path, groups_column, val_groups, test_groups, scoring, missing, seed, scores_path, fitted_model, weights_path,
          predictions_out, history_out, threads, backend, distribute, devices, coordinator, num_processes, process_id,
-         peer_timeout, local_processes, timeout, search, params, n_iter, halving_factor, refit_metric, jobs, list_params,
+         peer_timeout, local_processes, timeout, search, params, n_iter, halving_factor, refit_metric, jobs, max_settings, list_params,
          search_results, reports, report_formats, **table_params):
     started = time.time()
     ctx = click.get_current_context()
@@ -166,7 +171,7 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
         backend = "jax"  # the only engine for several processes: srun train-eval --distribute needs no more
     backend = setup_runtime(threads, backend)
     from ..features import Streaming
-    from ..fileio import check_writable
+    from ..fileio import check_writable, together
     from ..tables import TableSpec
     from ..training import TrainingData, run_scheme, write_outputs
 
@@ -219,7 +224,8 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
             from ..search import run_search
 
             report = run_search(estimator, data, params, search=search, n_iter=n_iter or 10, factor=halving_factor or 3,
-                                jobs=jobs or default_threads() or 1, refit_metric=refit_metric, **scheme_options)
+                                jobs=jobs or default_threads() or 1, refit_metric=refit_metric, max_settings=max_settings,
+                                **scheme_options)
         else:
             report = run_scheme(estimator, data, **scheme_options)
     if plan.writes_outputs:
@@ -229,9 +235,10 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
                                       started=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
                                       wall_time_s=time.time() - started, search=_searched(search, params))
             rendered = training_report.render(report, data, estimator, run, [fmt for _, fmt in report_targets])
-        write_outputs(report, data, scores=scores_path, fitted_model=fitted_model, weights=weights_path,
-                      predictions=predictions_out, history=history_out, search_results=search_results)
-        training_report.write(rendered, report_targets)
+        with together():  # every output, or none
+            write_outputs(report, data, scores=scores_path, fitted_model=fitted_model, weights=weights_path,
+                          predictions=predictions_out, history=history_out, search_results=search_results)
+            training_report.write(rendered, report_targets)
 
 
 def _searched(search, params) -> str | None:

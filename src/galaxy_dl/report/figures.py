@@ -14,7 +14,9 @@ DPI = 120
 MAX_PANELS = 12
 # axes.titley fixed: matplotlib otherwise measures every tick label of every panel at each draw to see whether the
 # title must move up (only for ticks or an axis on top, which these figures never have): 5% of the drawing's calls
-FONT = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "axes.titley": 1.0}
+# Labels, titles and names come from input files: drawn as written, never parsed as math text ("$\\frac{...").
+FONT = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "axes.titley": 1.0,
+        "text.parse_math": False}
 
 
 def colour(i: int) -> str:
