@@ -52,31 +52,40 @@ class Measured:
         self.returncode, self.stdout, self.stderr, self.maxrss_kb = returncode, stdout, stderr, maxrss_kb
 
 
+# The program is started by a small Python process, not by the test's: Linux carries a process's peak RSS
+# across fork and exec, so a child of a pytest worker that holds TensorFlow would report the worker's peak.
+_MEASURE = """import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as fh:
+    fh.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run_measured(program: str, *args, timeout: float = 120) -> Measured:
-    """Run an installed program as a child process; its own peak RSS comes from wait4 (not the test's)."""
+    """Run an installed program as a shell would; its own peak RSS comes from wait4 in its parent."""
+    import signal
     import tempfile
-    import time
 
     # as a user's shell starts it: not with a backend or limit that an in-process test of this worker chose
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "GALAXY_DL_MAX_PARAMS")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([str(BIN / program), *map(str, args)], stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL, env=env)
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                raise AssertionError(f"{program} still running after {timeout} s")
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Measured(proc.returncode, out.read().decode(), _strip_native(err.read().decode()), usage.ru_maxrss)
+    with tempfile.TemporaryDirectory() as tmp:
+        rss = os.path.join(tmp, "maxrss")
+        proc = subprocess.Popen([sys.executable, "-c", _MEASURE, rss, str(BIN / program), *map(str, args)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise AssertionError(f"{program} still running after {timeout} s") from None
+        with open(rss) as fh:
+            maxrss = int(fh.read())
+    return Measured(proc.returncode, stdout.decode(), _strip_native(stderr.decode()), maxrss)
 
 
 def _strip_native(stderr: str) -> str:
