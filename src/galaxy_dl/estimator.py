@@ -31,6 +31,7 @@ TASKS = ("classification", "regression")
 LAYOUTS = ("single", "multilabel", "multitarget", "multioutput")
 DEFAULT_LOSS = {"classification": "binary_crossentropy", "regression": "mse"}
 PREDICT_BATCH = 4096
+LABEL_BLOCK = 1 << 20  # labels encoded a block at a time
 
 
 class KerasEstimator(BaseEstimator):
@@ -340,7 +341,10 @@ class KerasEstimator(BaseEstimator):
         return self.predict(X), None
 
     def _raw_predict(self, X):
-        return self.model_.predict(**self._feed(X, batch_size=self._inference_batch(X, PREDICT_BATCH)), verbose=0)
+        batch_size = self._inference_batch(X, PREDICT_BATCH)
+        if streaming.is_lazy(X):
+            return streaming.predict(self.model_, X, lambda block: self._inputs(block), batch_size)
+        return self.model_.predict(**self._feed(X, batch_size=batch_size), verbose=0)
 
     def _inference_batch(self, X, preferred: int) -> int:
         """Large batches for evaluate and predict, but a streamed block of them stays about BLOCK_BYTES."""
@@ -501,22 +505,27 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
 
     @staticmethod
     def _encode_column(y, classes, units, loss):
-        """Class codes by binary search in the sorted ``classes`` (no Python object per row: millions of
-        streamed labels stay cheap); a label not among them is an error naming it."""
+        """Class codes by binary search in the sorted ``classes``, a block of labels at a time (no Python object
+        and no 8-byte temporary per row: millions of streamed labels stay cheap); a label not among them is an
+        error naming it."""
         import numpy as np
 
-        try:
-            codes = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
-            known = np.asarray(classes[codes] == y, dtype=bool)
-        except TypeError:  # labels of another type than the classes
-            known = np.zeros(len(y), dtype=bool)
-        if not known.all():
-            unknown = y[int(np.argmin(known))]
-            unknown = unknown.item() if hasattr(unknown, "item") else unknown
-            raise LabelError(f"label {unknown!r} was not seen in training (classes: {classes.tolist()})")
-        if units and units > 1 and loss in ("categorical_crossentropy", "categorical_hinge", "categorical_focal_crossentropy", "kl_divergence", "mse", "mae"):
-            return np.eye(units, dtype=np.float32)[codes]
-        return codes.astype(np.float32 if units == 1 else np.int64)
+        one_hot = units and units > 1 and loss in ("categorical_crossentropy", "categorical_hinge",
+                                                   "categorical_focal_crossentropy", "kl_divergence", "mse", "mae")
+        out = np.empty((len(y), units) if one_hot else len(y), dtype=np.float32 if one_hot or units == 1 else np.int64)
+        for start in range(0, len(y), LABEL_BLOCK):
+            block = y[start:start + LABEL_BLOCK]
+            try:
+                codes = np.minimum(np.searchsorted(classes, block), len(classes) - 1)
+                known = np.asarray(classes[codes] == block, dtype=bool)
+            except TypeError:  # labels of another type than the classes
+                known = np.zeros(len(block), dtype=bool)
+            if not known.all():
+                unknown = block[int(np.argmin(known))]
+                unknown = unknown.item() if hasattr(unknown, "item") else unknown
+                raise LabelError(f"label {unknown!r} was not seen in training (classes: {classes.tolist()})")
+            out[start:start + len(block)] = np.eye(units, dtype=np.float32)[codes] if one_hot else codes
+        return out
 
     def _class_weight(self, y):
         import numpy as np
@@ -553,8 +562,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
         import numpy as np
 
         if p.ndim == 1 or p.shape[1] == 1:
-            codes = (p.reshape(-1) > 0.5).astype(np.int64)
-            codes = np.minimum(codes, len(classes) - 1)
+            return np.where(p.reshape(-1) > 0.5, classes[-1], classes[0])  # no 8-byte code per row
         else:
             codes = p[:, : len(classes)].argmax(axis=1)  # units beyond the classes seen in training name no class
         return classes[codes]

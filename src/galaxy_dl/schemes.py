@@ -59,14 +59,71 @@ def check_scoring(names, task: str) -> tuple[str, ...]:
     return names
 
 
+CODE_BLOCK = 1 << 20
+
+
+def stratified_split(y, size, seed):
+    """scikit-learn's stratified ``train_test_split`` (StratifiedShuffleSplit): the same rows for the same seed,
+    sorted, at a few bytes a row.
+
+    scikit-learn gathers each class's rows into Python lists (about 65 bytes a row at the peak: 1.3 GB for
+    20 million rows), which a streamed run cannot afford. This follows its steps and its random draws one for
+    one on compact arrays (class codes of 1 to 4 bytes, row numbers of 4); a test compares the two.
+    """
+    import numpy as np
+    from sklearn.model_selection._split import _validate_shuffle_split
+    from sklearn.utils import check_random_state
+    from sklearn.utils.extmath import _approximate_mode
+
+    from .streaming import index_dtype
+
+    y = np.asarray(y)
+    n = len(y)
+    n_train, n_test = _validate_shuffle_split(n, size, None, default_test_size=0.25)
+    blocks = [y[start:start + CODE_BLOCK] for start in range(0, n, CODE_BLOCK)]
+    classes = np.unique(np.concatenate([np.unique(block) for block in blocks]))  # no sorted copy of every label
+    codes = np.empty(n, dtype=np.min_scalar_type(max(len(classes) - 1, 0)))
+    for start, block in zip(range(0, n, CODE_BLOCK), blocks):
+        codes[start:start + len(block)] = np.searchsorted(classes, block)
+    counts = np.bincount(codes, minlength=len(classes))
+    if counts.min() < 2:
+        raise ValueError("The least populated classes in y have only 1 member, which is too few. The minimum number "
+                         f"of groups for any class cannot be less than 2. Classes with too few members are: "
+                         f"{classes[counts < 2].tolist()}")
+    if n_train < len(classes):
+        raise ValueError(f"The train_size = {n_train} should be greater or equal to the number of classes = {len(classes)}")
+    if n_test < len(classes):
+        raise ValueError(f"The test_size = {n_test} should be greater or equal to the number of classes = {len(classes)}")
+    rng = check_random_state(seed)
+    n_i = _approximate_mode(counts, n_train, rng)
+    t_i = _approximate_mode(counts - n_i, n_test, rng)
+    dtype = index_dtype(n)
+    kept, held = [], []
+    for i in range(len(classes)):
+        members = np.concatenate([(np.flatnonzero(codes[start:start + CODE_BLOCK] == i) + start).astype(dtype)
+                                  for start in range(0, n, CODE_BLOCK)])  # the class's rows in order, as a stable argsort has them
+        order = members.take(rng.permutation(np.arange(counts[i], dtype=dtype)), mode="clip")  # permutation(count)'s draws
+        del members
+        kept.append(order[: n_i[i]])
+        held.append(order[n_i[i]: n_i[i] + t_i[i]])
+    kept, held = np.concatenate(kept), np.concatenate(held)
+    if seed is None:  # the shared generator: draw what scikit-learn draws after the split
+        kept, held = rng.permutation(kept), rng.permutation(held)
+    kept.sort()
+    held.sort()
+    return kept, held
+
+
 def holdout(split: Split, y, groups, seed: int | None, what: str):
     """Indices (kept, held out) for one split of ``len(y)`` rows."""
     import numpy as np
     from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
+    from .streaming import index_dtype
+
     n = len(y)
     size = split.size if split.size < 1 else int(split.size)
-    rows = np.arange(n)
+    rows = np.arange(n, dtype=index_dtype(n))  # compact: the split's indices are what grows with the rows
     if split.groups:
         if groups is None:
             raise UsageError(f"{what}: holding out named groups needs --groups or --groups-column")
@@ -85,14 +142,11 @@ def holdout(split: Split, y, groups, seed: int | None, what: str):
                 raise UsageError(f"{what}: a group split needs --groups")
             splitter = GroupShuffleSplit(n_splits=1, test_size=size, random_state=seed)
             kept, held = next(splitter.split(rows, y, groups))
+        elif split.kind == "stratified":
+            kept, held = stratified_split(y, size, seed)
         else:
-            kept, held = train_test_split(
-                rows,
-                test_size=size,
-                shuffle=split.kind != "none",
-                stratify=y if split.kind == "stratified" else None,
-                random_state=seed if split.kind != "none" else None,
-            )
+            kept, held = train_test_split(rows, test_size=size, shuffle=split.kind != "none",
+                                          random_state=seed if split.kind != "none" else None)
     except ValueError as exc:
         raise DataError(f"{what}: cannot split {n} rows ({split.kind}, size {split.size}): {first_line(exc)}") from None
     return np.sort(kept), np.sort(held)
@@ -129,13 +183,13 @@ def train_val(estimator, X, y, *, split: Split, scoring, groups=None, test_split
 
     report = Report()
     seed = estimator.seed
-    rows = np.arange(len(y))
     test = None
-    if test_split is not None:
+    if test_split is None:
+        train_rows, val_rows = holdout(split, y, groups, seed, "--split")
+    else:
         rows, test = holdout(test_split, y, groups, seed, "--test-split")
-    sub_groups = groups[rows] if groups is not None else None
-    kept, val = holdout(split, y[rows], sub_groups, seed, "--split")
-    train_rows, val_rows = rows[kept], rows[val]
+        kept, val = holdout(split, y[rows], groups[rows] if groups is not None else None, seed, "--split")
+        train_rows, val_rows = rows[kept], rows[val]
     estimator.fit(X[train_rows], y[train_rows], validation_data=(X[val_rows], y[val_rows]))
     sets = [("train", train_rows), ("validation", val_rows)]
     if test is not None:

@@ -57,19 +57,49 @@ def should_stream(estimated_bytes: int, stream: bool | None, budget_mb: int | No
     return estimated_bytes * IN_MEMORY_FACTOR > memory_budget(budget_mb)
 
 
+def index_dtype(n: int):
+    """Row numbers of a matrix of ``n`` rows take 4 bytes each where they can: they are what grows with the rows."""
+    import numpy as np
+
+    return np.int32 if n < 2**31 else np.int64
+
+
+def row_numbers(rows, n: int):
+    """The row numbers that ``rows`` (a slice, an index array or a boolean mask) picks from ``n`` rows, compact."""
+    import numpy as np
+
+    dtype = index_dtype(n)
+    if isinstance(rows, slice):
+        return np.arange(*rows.indices(n), dtype=dtype)
+    rows = np.asarray(rows)
+    if rows.dtype == bool:
+        return np.flatnonzero(rows).astype(dtype)
+    rows = rows.astype(dtype, copy=False)
+    return np.where(rows < 0, rows + n, rows).astype(dtype, copy=False) if rows.size and rows.min() < 0 else rows
+
+
 class Rows:
     """A lazy view of rows ``index`` of ``base`` (a :class:`~galaxy_dl.rowcache.DenseCache`, a scipy
-    CSR matrix, or anything with ``shape`` and row indexing); shaped and indexed like an array."""
+    CSR matrix, or anything with ``shape`` and row indexing); shaped and indexed like an array.
+
+    A view of every row holds no index at all, and a view's row numbers take 4 bytes a row (int32 below
+    2**31 rows): with the labels, they are all that grows with the rows."""
 
     def __init__(self, base, index=None):
-        import numpy as np
-
         self.base = base
-        self.index = np.arange(base.shape[0]) if index is None else np.asarray(index)
+        self._index = None if index is None else row_numbers(index, base.shape[0])
+
+    @property
+    def index(self):
+        """The base rows of the view, in order."""
+        return row_numbers(slice(None), self.base.shape[0]) if self._index is None else self._index
+
+    def _pick(self, rows):
+        return row_numbers(rows, self.base.shape[0]) if self._index is None else self._index[rows]
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (len(self.index), int(self.base.shape[1]))
+        return (len(self), int(self.base.shape[1]))
 
     @property
     def ndim(self) -> int:
@@ -80,10 +110,10 @@ class Rows:
         return hasattr(self.base, "tocsr")
 
     def __len__(self) -> int:
-        return len(self.index)
+        return int(self.base.shape[0]) if self._index is None else len(self._index)
 
     def __getitem__(self, rows) -> "Rows":
-        return Rows(self.base, self.index[rows])
+        return Rows(self.base, self._pick(rows))
 
     def dense(self, positions=None):
         """float32 array of the view's rows at ``positions`` (all by default), in that order.
@@ -94,7 +124,7 @@ class Rows:
         """
         import numpy as np
 
-        wanted = self.index if positions is None else self.index[positions]
+        wanted = self._pick(slice(None) if positions is None else positions)
         order = np.argsort(wanted, kind="stable")
         ascending = wanted[order]
         out = np.empty((len(wanted), self.shape[1]), dtype=np.float32)
@@ -121,6 +151,28 @@ def block_rows(n_columns: int, batch_size: int = 1) -> int:
     """Rows per block: about BLOCK_BYTES dense, a whole number of batches, at least one batch."""
     rows = max(1, BLOCK_BYTES // (4 * max(1, n_columns)))
     return max(batch_size, rows // batch_size * batch_size)
+
+
+def predict(model, X: Rows, to_inputs, batch_size: int):
+    """``model.predict`` over the rows of ``X``, a block at a time, into arrays made once for every row: Keras
+    gathers each batch's output in a list of small arrays before joining them, which for millions of rows held
+    the predictions twice and left the heap fragmented."""
+    import keras
+    import numpy as np
+
+    if len(X) == 0:
+        return model.predict(to_inputs(X.dense()), batch_size=batch_size, verbose=0)
+    out, structure, start = None, None, 0
+    for block in X.blocks():
+        result = model.predict(to_inputs(block), batch_size=batch_size, verbose=0)
+        leaves = keras.tree.flatten(result)
+        if out is None:
+            structure = result
+            out = [np.empty((len(X), *leaf.shape[1:]), dtype=leaf.dtype) for leaf in leaves]
+        for target, leaf in zip(out, leaves):
+            target[start:start + len(leaf)] = leaf
+        start += len(block)
+    return keras.tree.pack_sequence_as(structure, out)
 
 
 def feed(X: Rows, to_inputs, y=None, *, batch_size: int, shuffle: bool = False, seed=None,
@@ -155,7 +207,7 @@ class Blocks:
         self.X, self.to_inputs, self.batch_size, self.shuffle = X, to_inputs, batch_size, shuffle
         self.labels = None if y is None else (tuple(y) if isinstance(y, list) else y)
         self.rng = np.random.default_rng(seed)
-        self.order = np.arange(n)
+        self.order = np.arange(n, dtype=index_dtype(n))
         per_block = block_rows(X.shape[1], batch_size)
         full = n // batch_size * batch_size if rows_per_epoch is None else min(rows_per_epoch, n)
         self.pieces = [(start, min(start + per_block, full), batch_size) for start in range(0, full, per_block)]
@@ -175,9 +227,12 @@ class Blocks:
 
     def load(self, piece: int):
         """The element of one piece's rows; a new epoch (piece 0) first draws a new permutation."""
+        import numpy as np
+
         start, stop, _ = self.pieces[piece]
-        if start == 0 and self.shuffle:
-            self.order = self.rng.permutation(len(self.X))
+        if start == 0 and self.shuffle:  # permutation(n)'s draws, in the array the last epoch used
+            np.copyto(self.order, np.arange(len(self.order), dtype=self.order.dtype))
+            self.rng.shuffle(self.order)
         return self.element(self.order[start:stop])
 
 

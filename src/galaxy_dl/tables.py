@@ -403,6 +403,14 @@ def iter_tables(spec: TableSpec, rows: int, *, numeric: bool = False, keep_text=
         raise _no_rows(spec)
 
 
+def release_memory() -> None:
+    """Hand the memory pyarrow's pool kept from parsing back to the system (mimalloc keeps freed pages for reuse:
+    tens of megabytes that grew with the rows read)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def _locate(mask, frame, spec: TableSpec, first_line: int) -> str:
     import numpy as np
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .errors import DataError, LabelError, UsageError
 from .schemes import Split, check_scoring, cross_validate, train_val
 from .features import Streaming, read_features
-from .tables import TableSpec, read_table, to_labels, write_table
+from .tables import TableSpec, read_table, release_memory, to_labels, write_table
 
 
 @dataclass
@@ -58,14 +58,29 @@ class TrainingData:
                 first = int(np.argmax(y_missing)) + 1 + int(y_spec.header if y_spec else x_spec.header)
                 raise DataError(f"{int(y_missing.sum())} missing labels (first at line {first}); use --missing drop", source=y_source)
             keep &= ~y_missing
-        y = y.to_numpy()
+        y = compact_labels(y.to_numpy())
         if not keep.all():
             print(f"warning: dropped {int((~keep).sum())} rows with missing values", file=sys.stderr)
             X, y = X[keep], y[keep]
             group_values = group_values[keep] if group_values is not None else None
         if len(X) == 0:
             raise DataError("no rows left after dropping missing values", source=x_spec.source)
+        release_memory()
         return cls(X, y, group_values, features.names, x_spec.source, label_names, y_source)
+
+
+def compact_labels(y):
+    """Whole-number labels in the smallest integer type that holds them (1 byte a row for class numbers, not 8):
+    with the row numbers of a split, labels are what a streamed run holds per row."""
+    import numpy as np
+
+    if y.dtype.kind not in "iu" or y.size == 0:
+        return y
+    low, high = y.min(), y.max()
+    for dtype in (np.int8, np.int16, np.int32):
+        if np.iinfo(dtype).min <= low and high <= np.iinfo(dtype).max:
+            return y.astype(dtype)
+    return y
 
 
 def run_scheme(estimator, data: TrainingData, *, scheme: str = "train_val", split: str = "stratified",

@@ -1,6 +1,7 @@
 """train-eval and predict on data bigger than memory, Matrix Market and AnnData input, and their bad inputs."""
 
 import os
+import time
 
 import numpy as np
 import pandas as pd
@@ -151,3 +152,86 @@ def test_a_disk_that_fills_while_the_cache_is_written(binary_model, tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith(
         f"train-eval: error: --cache-dir: the disk is full while writing the row cache in {small}")
     assert not (tmp_path / "s.tsv").exists()
+
+
+@pytest.mark.parametrize("scheme", [["--scheme", "train_val_test"], ["--scheme", "cv", "--folds", "3"]])
+def test_a_streamed_run_never_gathers_more_than_a_block(scheme, tmp_path, monkeypatch):
+    """Every set (train, validation, test, folds), every score, the held-out predictions and the report read the
+    row cache a block at a time: no holdout is ever made dense whole (blocks of 50 rows here, holdouts of 600)."""
+    from galaxy_dl import streaming
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 40)).round(3)
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(40)]).assign(label=(X[:, 0] > 0).astype(int))
+    frame.to_csv(tmp_path / "X.tsv", sep="\t", index=False)
+    model = build_model_zip(tmp_path, "40", ["Normalization()", 'Dense(8, activation="relu")',
+                                             'Dense(1, activation="sigmoid")'], "--epochs", "2", "--batch-size", "10",
+                            "--seed", "0")
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 50 * 40 * 4)
+    gathered = []
+    dense = streaming.Rows.dense
+
+    def recording(self, positions=None):
+        out = dense(self, positions)
+        gathered.append(len(out))
+        return out
+
+    monkeypatch.setattr(streaming.Rows, "dense", recording)
+    result = invoke(train_eval.main, ["--model", model, "--x", tmp_path / "X.tsv", "--target", "label", "--stream",
+                                      *scheme, "--scores", tmp_path / "s.tsv", "--predictions-out", tmp_path / "p.tsv",
+                                      "--report", tmp_path / "r.html"])
+    assert result.exit_code == 0, result.stderr
+    assert gathered and max(gathered) <= 50
+    assert sum(gathered) > 3 * 3000  # every row was read, block by block, for training and for scoring
+
+
+CGROUP_MEMORY = "/sys/fs/cgroup/memory"
+
+
+@pytest.mark.skipif(not (os.path.exists(f"{CGROUP_MEMORY}/memory.limit_in_bytes") and os.geteuid() == 0),
+                    reason="needs root and the cgroup (v1) memory controller")
+def test_a_streamed_run_completes_under_a_memory_limit_that_an_in_memory_run_exceeds(tmp_path):
+    """A job limit as a cluster sets it (a memory cgroup: resident pages and page cache alike, 1.25 GB): the
+    streamed run completes, its row cache's pages reclaimed as it goes, while the same run with the features in
+    memory (240 MB as float32, twice that while parsed) is killed, which shows the limit binds."""
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+    from pyarrow import csv
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60_000, 1000)).astype(np.float32).round(2)
+    table = pa.table({**{f"c{i}": X[:, i] for i in range(1000)}, "label": (X[:, 0] > 0).astype(np.int8)})
+    csv.write_csv(table, tmp_path / "X.tsv", csv.WriteOptions(delimiter="\t"))
+    del X, table
+    model = build_model_zip(tmp_path, "1000", ['Dense(8, activation="relu")', 'Dense(1, activation="sigmoid")'],
+                            "--epochs", "1", "--batch-size", "512", "--seed", "0")
+    group = f"{CGROUP_MEMORY}/galaxy-dl-test-{os.getpid()}"
+    os.mkdir(group)
+    try:
+        with open(f"{group}/memory.limit_in_bytes", "w") as fh:
+            fh.write(str(1250 << 20))
+
+        def run(mode):
+            def enter():
+                with open(f"{group}/cgroup.procs", "w") as fh:
+                    fh.write(str(os.getpid()))
+            command = [os.path.join(os.path.dirname(sys.executable), "train-eval"), mode, "--model", model,
+                       "--x", tmp_path / "X.tsv", "--target", "label", "--cache-dir", tmp_path,
+                       "--scores", tmp_path / f"s{mode}.tsv"]
+            return subprocess.run([str(c) for c in command], preexec_fn=enter, capture_output=True, text=True,
+                                  timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+
+        streamed = run("--stream")
+        assert streamed.returncode == 0, streamed.stderr[-2000:]
+        assert (tmp_path / "s--stream.tsv").exists()
+        in_memory = run("--no-stream")
+        assert in_memory.returncode != 0  # killed by the limit (or out of memory)
+    finally:
+        for _ in range(50):  # the group empties once its processes are reaped
+            try:
+                os.rmdir(group)
+                break
+            except OSError:
+                time.sleep(0.1)
