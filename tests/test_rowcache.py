@@ -33,14 +33,10 @@ def test_sparse_cache_is_csr_on_disk(tmp_path):
 
 
 def test_a_full_disk_is_one_clear_error(tmp_path, monkeypatch):
-    class Full:
-        def write(self, data):
-            raise OSError(errno.ENOSPC, "No space left on device")
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-        def close(self):
-            pass
-
-    monkeypatch.setattr(rowcache.tempfile, "TemporaryFile", lambda **kwargs: Full())
+    monkeypatch.setattr(rowcache.os, "write", full)
     cache = rowcache.DenseCache(3, str(tmp_path))
     with pytest.raises(OutputError) as raised:
         cache.append(np.zeros((4, 3), dtype=np.float32))

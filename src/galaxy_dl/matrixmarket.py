@@ -8,6 +8,7 @@ Rows are samples, columns features (10x Genomics writes genes x cells: transpose
 
 from .errors import DataError, first_line
 from .limits import MAX_WHOLE_BYTES
+from .tables import raise_refused
 
 ENTRY_BLOCK_BYTES = 1 << 22
 HEADER_LINE_BYTES = 1 << 16  # the banner, comments and the size line: read no further
@@ -31,6 +32,7 @@ def _header(stream, source: str) -> tuple[str, int, int, int, int]:
         line = stream.readline(HEADER_LINE_BYTES)
         lines += 1
         if not line:
+            raise_refused(stream)
             raise DataError("Matrix Market file ends before its size line", source=source)
         if line.strip() and not line.startswith(b"%"):
             break
@@ -94,7 +96,9 @@ def read(stream, source: str, room: int | None = None):
                 values[seen:seen + count] = batch.column(2).to_numpy(zero_copy_only=False) if field != "pattern" else 1.0
                 seen += count
     except (pa.ArrowException, OSError, EOFError) as exc:
+        raise_refused(stream)
         raise DataError(f"bad Matrix Market entries after line {lines + seen}: {first_line(exc)}", source=source) from None
+    raise_refused(stream)
     if seen != entries:
         raise DataError(f"its header promises {entries} entries, but the file has {seen}", source=source)
     if not np.isfinite(values).all():

@@ -95,6 +95,8 @@ class Rows:
         return row_numbers(slice(None), self.base.shape[0]) if self._index is None else self._index
 
     def _pick(self, rows):
+        if isinstance(rows, tuple) and len(rows) == 2 and rows[1] is Ellipsis:  # array[key, ...], as scikit-learn indexes
+            rows = rows[0]
         return row_numbers(rows, self.base.shape[0]) if self._index is None else self._index[rows]
 
     @property

@@ -113,10 +113,8 @@ def _open(spec: TableSpec) -> tuple[io.BufferedReader, bool]:
     if head.startswith(GZIP_MAGIC):
         plain = False
         stream = io.BufferedReader(Inflated(stream, source), buffer_size=SNIFF_BYTES)
-        try:
-            head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
-        except (OSError, EOFError) as exc:
-            raise DataError(f"corrupt gzip data: {exc}", source=source) from None
+        head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        raise_refused(stream)
     if not head.strip():
         raise DataError("is empty", source=source)
     if b"\x00" in head:
@@ -148,33 +146,50 @@ class _Counted(io.RawIOBase):
 
 class Inflated(io.RawIOBase):
     """A gzip stream that refuses to inflate more than MAX_COMPRESSION_RATIO times what it has read, past
-    RATIO_FLOOR_BYTES: a small upload cannot become gigabytes of rows (its trailer's size can lie)."""
+    RATIO_FLOOR_BYTES: a small upload cannot become gigabytes of rows (its trailer's size can lie).
+
+    pyarrow reads it on threads of its own, and an exception raised inside its read could end the process
+    (std::terminate) at exit; so a refusal (or corrupt data) ends the stream instead, and the reader raises it
+    afterwards (:func:`raise_refused`)."""
 
     def __init__(self, stream, source: str):
         self._compressed = _Counted(stream)
         self._gzip = gzip.GzipFile(fileobj=io.BufferedReader(self._compressed))
         self._source = source
         self.count = 0
+        self.refused: DataError | None = None
 
     def readable(self):
         return True
 
     def readinto(self, buffer):
+        if self.refused is not None:
+            return 0
         try:
             data = self._gzip.read(len(buffer))
         except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"corrupt gzip data: {first_line(exc)}", source=self._source) from None
+            self.refused = DataError(f"corrupt gzip data: {first_line(exc)}", source=self._source)
+            return 0
         buffer[: len(data)] = data
         self.count += len(data)
         if self.count > RATIO_FLOOR_BYTES and self.count > MAX_COMPRESSION_RATIO * self._compressed.count:
-            raise DataError(f"refused: inflates more than {MAX_COMPRESSION_RATIO}-fold ({self.count >> 20} MB from "
-                            f"{self._compressed.count >> 10} kB read; a gzip bomb?); give a file this repetitive "
-                            "uncompressed (a sparse table as Matrix Market or .h5ad)", source=self._source)
+            self.refused = DataError(f"refused: inflates more than {MAX_COMPRESSION_RATIO}-fold ({self.count >> 20} MB "
+                                     f"from {self._compressed.count >> 10} kB read; a gzip bomb?); give a file this "
+                                     "repetitive uncompressed (a sparse table as Matrix Market or .h5ad)",
+                                     source=self._source)
+            return 0
         return len(data)
 
     def close(self):
         self._gzip.close()
         super().close()
+
+
+def raise_refused(stream) -> None:
+    """Raise what ended an :class:`Inflated` stream early (a bomb, corrupt data), if anything did."""
+    raw = getattr(stream, "raw", None)
+    if isinstance(raw, Inflated) and raw.refused is not None:
+        raise raw.refused
 
 
 def sniff(spec: TableSpec) -> str:
@@ -238,6 +253,7 @@ class _Prefixed(io.RawIOBase):
 def _line(stream, lineno: int, source: str) -> bytes:
     """One line, read no further than MAX_LINE_BYTES (a file of one endless line must not fill the memory)."""
     line = stream.readline(MAX_LINE_BYTES + 1)
+    raise_refused(stream)
     if len(line) > MAX_LINE_BYTES:
         raise DataError(f"line {lineno} is longer than {MAX_LINE_BYTES >> 20} MiB: not a table (or too wide for one)",
                         source=source)
@@ -320,7 +336,9 @@ def _reading(spec: TableSpec, table: _TextTable):
     try:
         yield
     except (pa.ArrowException, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise_refused(table.source)  # the stream ended early for a reason of its own: that is the error
         raise _diagnose(spec, table.n_columns, exc) from None
+    raise_refused(table.source)
 
 
 def _diagnose(spec: TableSpec, n_columns: int, exc: Exception) -> DataError:
