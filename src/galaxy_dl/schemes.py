@@ -182,8 +182,6 @@ def train_val(estimator, X, y, *, split: Split, scoring, groups=None, test_split
 
     With ``test_split``, a test holdout is taken first and scored only after fitting.
     """
-    import numpy as np
-
     report = Report()
     seed = estimator.seed
     test = None
