@@ -179,6 +179,16 @@ def test_keras2_arguments_keras3_drops_are_dropped_with_its_warning(tmp_path, ca
     assert "layer embedding: dropped input_length=17 (Keras 3: Argument `input_length` is deprecated" in capsys.readouterr().err
 
 
+def test_keras2_arguments_in_a_layer_spec_are_dropped_with_keras_own_warning(capsys):
+    """GTN's older RNN tutorial writes Embedding(..., input_length=500): Keras 3 infers it, so it is left out."""
+    model = build_sequential((500,), [parse_layer("Embedding(10000, 32, input_length=500)"), parse_layer("Flatten()")])
+    assert "input_length" not in to_json(model)
+    err = capsys.readouterr().err
+    assert "input_length is a Keras 2 argument that Keras 3 drops (Argument `input_length` is deprecated" in err
+    with pytest.raises(UsageError, match="takes no argument 'input_lenght' \\(did you mean"):
+        build_sequential((5,), [parse_layer("Dense(3, input_lenght=2)")])
+
+
 def test_architecture_json_mutation_fuzz_never_crashes():
     """Character-level mutants of a real architecture: each builds or fails with a GalaxyDLError."""
     import random

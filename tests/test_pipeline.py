@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 BIN = Path(sys.executable).parent
-PROGRAMS = ("build-arch", "build-model", "train-eval", "predict", "plot-cm")
+PROGRAMS = ("build-arch", "build-model", "train-eval", "predict", "plot-cm", "plot-reg")
 
 
 def run(args, cwd, **kw):
@@ -118,6 +118,14 @@ def test_help_and_usage_errors_do_not_import_tensorflow(program, args, tmp_path)
     assert "HEAVY:\n" in result.stderr or result.stderr.rstrip().endswith("HEAVY:"), result.stderr
     if args == ["--help"]:
         assert "Usage:" in result.stdout
+
+
+def test_plot_reg_never_imports_keras(golub, tmp_path):
+    args = ["--y-true", str(golub / "regression_y.tabular"), "--y-pred", str(golub / "regression_predictions.tsv"),
+            "-o", str(tmp_path / "r.png")]
+    result = run([sys.executable, "-c", CHECK_NO_TF.format(name="plot-reg", args=args, module="plot_reg")], tmp_path)
+    assert result.stderr.rstrip().endswith("HEAVY:"), result.stderr
+    assert (tmp_path / "r.png").exists()
 
 
 def test_plot_cm_never_imports_keras(two_runs, golub, tmp_path):

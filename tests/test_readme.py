@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PROGRAMS = {"build-arch": "build_arch", "build-model": "build_model", "train-eval": "train_eval", "predict": "predict",
-            "plot-cm": "plot_cm"}
+            "plot-cm": "plot_cm", "plot-reg": "plot_reg"}
 
 
 def blocks():

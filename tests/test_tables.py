@@ -73,7 +73,8 @@ def test_bad_selection(tmp_path, text, columns, message):
 @pytest.mark.parametrize("content, message", [
     (b"", "is empty"),
     (b"a\tb\n", "header but no data rows"),
-    (b"a\ta\n1\t2\n", "'a' appears twice"),
+    (b"a\ta\n1\t2\n", "'a' appears twice \\(columns 1 and 2\\)$"),
+    (b"0\t1\t0\n1\t1\t0\n", "'0' appears twice .*all numbers: if the table has no header row, say so with --no-header"),
     (b"a\t\n1\t2\n", "column 2 has an empty header name"),
     (b"a\tb\n1\t2\n3\n", "line 3 has 1 columns, expected 2"),
     (b"a,b,c\n1,2,3\n", "comma-separated"),

@@ -110,14 +110,29 @@ def make_layer(call: LayerCall, name: str | None = None):
     if "name" in kwargs:
         check_name(kwargs["name"], where, UsageError)
     accepted = _accepted_arguments(cls)
-    for key in kwargs:
-        if key not in accepted:
+    for key in [key for key in kwargs if key not in accepted]:
+        dropped = _dropped_by_keras(cls, _resolve(call.args, where), kwargs, key)
+        if dropped is None:
             raise UsageError(f"{where}: {cls_name} takes no argument {key!r}{suggest(key, accepted)}")
+        print(f"warning: {where}: {key} is a Keras 2 argument that Keras 3 drops ({dropped}); left out", file=sys.stderr)
+        del kwargs[key]
     _refuse_paths(cls, call.args, kwargs, where)
     try:
         return cls(*_resolve(call.args, where), **kwargs)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{where}: {first_line(exc)}") from None
+
+
+def _dropped_by_keras(cls, args, kwargs: dict, key: str) -> str | None:
+    """Keras' own deprecation warning when it accepts ``key`` only to drop it (Embedding's ``input_length``, as
+    older GTN tutorials write it), else None."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cls(*args, **kwargs)
+    except Exception:  # refused: the caller says which argument
+        return None
+    return next((first_line(w.message) for w in caught if key in str(w.message)), None)
 
 
 def check_name(name, where: str, error: type, source: str | None = None) -> None:

@@ -32,6 +32,7 @@ LAYOUTS = ("single", "multilabel", "multitarget", "multioutput")
 DEFAULT_LOSS = {"classification": "binary_crossentropy", "regression": "mse"}
 PREDICT_BATCH = 4096
 LABEL_BLOCK = 1 << 20  # labels encoded a block at a time
+ONE_HOT_LOSSES = ("categorical_crossentropy", "categorical_hinge", "categorical_focal_crossentropy", "kl_divergence")
 
 
 class KerasEstimator(BaseEstimator):
@@ -455,6 +456,14 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
     task = "classification"
     _view_class = _ClassifierOutput
 
+    def reads_one_hot(self, columns: int) -> bool:
+        """Whether ``columns`` label columns mean one class per row for this model: one output of as many units,
+        softmax or a categorical loss (a multi-label model has sigmoid units and binary cross-entropy)."""
+        model = self._build_model(seeded=False)
+        if len(model.outputs) != 1 or columns < 2 or model.outputs[0].shape[-1] != columns:
+            return False
+        return _output_activation(model) == "softmax" or self._losses(model)[0] in ONE_HOT_LOSSES
+
     def _encode_fit(self, y, model):
         import numpy as np
         from sklearn.preprocessing import LabelEncoder
@@ -510,8 +519,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
         error naming it."""
         import numpy as np
 
-        one_hot = units and units > 1 and loss in ("categorical_crossentropy", "categorical_hinge",
-                                                   "categorical_focal_crossentropy", "kl_divergence", "mse", "mae")
+        one_hot = units and units > 1 and loss in ONE_HOT_LOSSES + ("mse", "mae")
         out = np.empty((len(y), units) if one_hot else len(y), dtype=np.float32 if one_hot or units == 1 else np.int64)
         for start in range(0, len(y), LABEL_BLOCK):
             block = y[start:start + LABEL_BLOCK]

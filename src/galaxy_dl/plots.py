@@ -163,9 +163,11 @@ def parse_labels(text: str | None, present: list) -> tuple[list, dict]:
 
 def plot_confusion(true_spec, pred_spec, output: str, *, labels=None, normalize="none", cmap="Blues", fmt=None,
                    dpi=150, title="Confusion matrix", xlabel="Predicted label", ylabel="True label",
-                   matrix_out=None, max_classes: int = DEFAULT_MAX_CLASSES) -> str:
+                   matrix_out=None, max_classes: int = DEFAULT_MAX_CLASSES, metrics_out=None) -> str:
     """Read both label tables, draw the matrix to ``output``; returns the one-line summary."""
     from .errors import DataError
+    import numpy as np
+
     from .fileio import together
     from .tables import read_table, to_labels, write_table
 
@@ -178,6 +180,11 @@ def plot_confusion(true_spec, pred_spec, output: str, *, labels=None, normalize=
     for series, spec in ((y_true, true_spec), (y_pred, pred_spec)):
         if series.isna().any():
             raise DataError(f"{int(series.isna().sum())} missing labels", source=spec.source)
+    for values, spec in ((y_true.to_numpy(), true_spec), (y_pred.to_numpy(), pred_spec)):
+        fractional = values != np.round(values) if values.dtype.kind == "f" else None
+        if fractional is not None and fractional.any():
+            raise DataError(f"holds continuous values (e.g. {values[int(np.argmax(fractional))]:g}): a confusion matrix "
+                            "needs class labels; regression predictions are evaluated by plot-reg", source=spec.source)
     y_true, y_pred = _common_type(y_true.to_numpy(), y_pred.to_numpy())
     present = sorted_union(y_true, y_pred)
     if len(present) > max_classes:
@@ -185,13 +192,34 @@ def plot_confusion(true_spec, pred_spec, output: str, *, labels=None, normalize=
                         "(raise it with --max-classes); are these class labels?", source=None)
     order, names = parse_labels(labels, present)
     cm = compute(y_true, y_pred, order=order, names=names, normalize=normalize)
-    with together():  # the image and the matrix, or neither
+    metrics = class_metrics(y_true, y_pred, cm)
+    with together():  # the image and the tables, or none of them
         draw(cm, output, fmt=fmt, title=title, cmap=cmap, dpi=dpi, xlabel=xlabel, ylabel=ylabel)
         if matrix_out:
             write_table(cm.to_frame(), matrix_out)
+        if metrics_out:
+            write_table(metrics, metrics_out)
     recalls = ", ".join(f"{name} {r:.3f}" for name, r in zip(cm.display_labels, cm.recall()))
     correct, total = int(cm.counts.trace()), int(cm.counts.sum())
-    return f"accuracy {cm.accuracy:.4f} ({correct}/{total}); recall per true class: {recalls}"
+    macro = metrics.set_index("class").loc["macro avg"]
+    return (f"accuracy {cm.accuracy:.4f} ({correct}/{total}); macro precision {macro['precision']:.4f}, recall "
+            f"{macro['recall']:.4f}, F1 {macro['f1-score']:.4f}; recall per true class: {recalls}")
+
+
+def class_metrics(y_true, y_pred, cm: ConfusionMatrix):
+    """scikit-learn's classification report as a table: precision, recall, F1 and support per class (in the matrix's
+    order and names), then macro and weighted averages and accuracy."""
+    import pandas as pd
+    from sklearn.metrics import classification_report
+
+    report = classification_report(y_true, y_pred, labels=cm.labels, output_dict=True, zero_division=0)
+    rows = [{"class": str(name), **report[str(label)]} for label, name in zip(cm.labels, cm.display_labels)]
+    rows += [{"class": key, **report[key]} for key in ("macro avg", "weighted avg")]
+    rows.append({"class": "accuracy", "precision": None, "recall": None, "f1-score": cm.accuracy,
+                 "support": int(cm.counts.sum())})
+    frame = pd.DataFrame(rows, columns=["class", "precision", "recall", "f1-score", "support"])
+    frame["support"] = frame["support"].astype(int)
+    return frame
 
 
 def _common_type(a, b):

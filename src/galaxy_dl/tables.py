@@ -281,9 +281,20 @@ def _header(stream: io.BufferedReader, spec: TableSpec):
     seen: dict[str, int] = {}
     for i, name in enumerate(cells):
         if name in seen:
-            raise DataError(f"header name {name!r} appears twice (columns {seen[name] + 1} and {i + 1})", source=spec.source)
+            raise DataError(f"header name {name!r} appears twice (columns {seen[name] + 1} and {i + 1}){_no_header_hint(cells)}",
+                            source=spec.source)
         seen[name] = i
     return cells, stream, len(line)
+
+
+def _no_header_hint(cells: list[str]) -> str:
+    """A first line of numbers is data, not a header (the GTN's RNN and CNN tables have none): say how to read it."""
+    try:
+        [float(cell) for cell in cells]
+    except ValueError:
+        return ""
+    return ("; its first line is all numbers: if the table has no header row, say so with --no-header "
+            "(in Galaxy, the input's header switch)")
 
 
 def _no_rows(spec: TableSpec) -> DataError:
@@ -487,14 +498,41 @@ def to_features(frame, spec: TableSpec, *, missing: str = "error", row_offset: i
 def to_labels(frame, spec: TableSpec, *, several: bool = False):
     """The one label column as a Series, or with ``several`` the frame when it has more than one column
     (multi-label and multi-output models); missing labels are returned as NA for the caller to handle."""
+    import pandas as pd
+
     if frame.shape[1] == 1:
         return frame.iloc[:, 0]
     if several:
         return frame
+    if is_zero_one(frame.to_numpy()):  # "To categorical"'s one-hot table: one class per row
+        return pd.Series(one_hot_classes(frame.to_numpy(), [str(c) for c in frame.columns], spec))
     raise DataError(
         f"has {frame.shape[1]} columns; choose the label column (e.g. --y-names label or --y-cols 1)",
         source=spec.source,
     )
+
+
+def is_zero_one(values) -> bool:
+    import numpy as np
+
+    return values.ndim == 2 and values.shape[1] > 1 and values.dtype.kind in "biuf" and bool(np.isin(values, (0, 1)).all())
+
+
+def one_hot_classes(values, names: list[str], spec: TableSpec):
+    """The class of each row of a one-hot table (Galaxy-ML's "To categorical" output): the column holding its 1,
+    named by the header, else numbered from 0 as "To categorical" numbered them. A row with no 1 or several is an
+    error naming it."""
+    import numpy as np
+
+    ones = values.sum(axis=1)
+    bad = np.flatnonzero(ones != 1)
+    if len(bad):
+        first = 1 + int(spec.header)
+        shown = ", ".join(f"line {first + r} ({int(ones[r])} ones)" for r in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise DataError(f"has {values.shape[1]} columns of 0 and 1, read as a one-hot table, but a one-hot row has "
+                        f"one 1: {shown}; or choose one label column (--y-cols / --y-names)", source=spec.source)
+    classes = np.asarray(names, dtype=object) if spec.header else np.arange(values.shape[1])
+    return classes[np.argmax(values, axis=1)]
 
 
 def table_text(frame) -> str:

@@ -19,6 +19,7 @@ class TrainingData:
     source: str
     label_names: list | None = None  # the label columns' names, when there are several
     label_source: str | None = None
+    label_spec: TableSpec | None = None  # where several label columns came from (a one-hot table's class names)
 
     @classmethod
     def read(cls, x_spec: TableSpec, y_spec: TableSpec | None, *, target: str | None = None,
@@ -66,7 +67,7 @@ class TrainingData:
         if len(X) == 0:
             raise DataError("no rows left after dropping missing values", source=x_spec.source)
         release_memory()
-        return cls(X, y, group_values, features.names, x_spec.source, label_names, y_source)
+        return cls(X, y, group_values, features.names, x_spec.source, label_names, y_source, y_spec)
 
 
 def compact_labels(y):
@@ -122,6 +123,8 @@ def settle(estimator, data: TrainingData, scheme: str, split: str, cv_kind: str 
         raise UsageError("--val-groups/--test-groups hold out named groups: use them with --split group")
     if test_groups and scheme != "train_val_test":
         raise UsageError("--test-groups needs --scheme train_val_test")
+    if np.ndim(data.y) == 2 and estimator.task == "classification" and estimator.reads_one_hot(data.y.shape[1]):
+        _one_class_per_row(data)
     if np.ndim(data.y) == 2:
         _match_outputs(estimator, data)
         if split == "stratified":
@@ -141,6 +144,19 @@ def settle(estimator, data: TrainingData, scheme: str, split: str, cv_kind: str 
         if estimator.task == "regression" and "stratified" in cv_kind:
             raise UsageError(f"--cv {cv_kind} needs class labels; use kfold or repeated for regression")
     return split, cv_kind
+
+
+def _one_class_per_row(data: TrainingData) -> None:
+    """A one-hot label table ("To categorical"'s output, as the GTN's CNN tutorial trains on) for a softmax or
+    categorical classifier: one class per row, named by the table's header or numbered from 0."""
+    from .tables import TableSpec, is_zero_one, one_hot_classes
+
+    spec = data.label_spec or TableSpec("labels", option="--y")
+    if not is_zero_one(data.y):
+        raise DataError(f"has {data.y.shape[1]} label columns for a softmax output of as many units: give one class "
+                        "column, or a one-hot table of 0 and 1", source=data.label_source)
+    data.y = one_hot_classes(data.y, data.label_names or [], spec)
+    data.label_names = None
 
 
 def _match_outputs(estimator, data: TrainingData) -> None:

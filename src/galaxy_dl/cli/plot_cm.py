@@ -33,18 +33,21 @@ in the two files unless --labels orders or renames them. A one-line summary
 @click.option("--max-classes", type=click.IntRange(min=2), default=DEFAULT_MAX_CLASSES, show_default=True, metavar="N",
               help="Refuse label files with more classes (a matrix of N x N cells).")
 @click.option("--matrix-out", default=None, metavar="PATH", help="Also write the matrix as a table (rows true, columns predicted).")
+@click.option("--metrics-out", default=None, metavar="PATH",
+              help="Also write precision, recall, F1 and support per class, their macro and weighted averages, and accuracy.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Image to write.")
 def main(true_path, pred_path, no_header, labels, normalize, cmap, fmt, dpi, title, xlabel, ylabel, max_classes, matrix_out,
-         output, **table_params):
+         metrics_out, output, **table_params):
     from ..plots import plot_confusion
     from ..fileio import check_writable
 
     check_writable(output, "-o/--output")
-    if matrix_out:
-        check_writable(matrix_out, "--matrix-out")
+    for option, path in (("--matrix-out", matrix_out), ("--metrics-out", metrics_out)):
+        if path:
+            check_writable(path, option)
     true_spec = table_spec(true_path, "y-true", table_params, no_header)
     pred_spec = table_spec(pred_path, "y-pred", table_params, no_header)
     summary = plot_confusion(true_spec, pred_spec, output, labels=labels, normalize=normalize, cmap=cmap, fmt=fmt,
                              dpi=dpi, title=title, xlabel=xlabel, ylabel=ylabel, matrix_out=matrix_out,
-                             max_classes=max_classes)
+                             max_classes=max_classes, metrics_out=metrics_out)
     click.echo(summary, err=True)
