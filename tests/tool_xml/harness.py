@@ -101,7 +101,14 @@ def sanitize(text: str, param) -> str:
         for add in valid_el.findall("add"):
             valid.add(add.get("value"))
     invalid = sanitizer.get("invalid_char", "X")
-    return "".join(c if c in valid else invalid for c in text)
+    mapping_el = sanitizer.find("mapping")  # Galaxy: a valid character passes, else a mapped one is replaced
+    mapped = {} if mapping_el is None or mapping_el.get("initial") == "none" else dict(MAPPED)
+    if mapping_el is not None:
+        for add in mapping_el.findall("add"):
+            mapped[add.get("source")] = add.get("target")
+        for rm in mapping_el.findall("remove"):
+            mapped.pop(rm.get("source"), None)
+    return "".join(c if c in valid else mapped.get(c, invalid) for c in text)
 
 
 def filter_value(expression: str, state: dict):
