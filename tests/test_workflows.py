@@ -30,7 +30,7 @@ def test_both_workflows_are_there():
 def test_workflow_steps_use_our_tools_at_their_versions(path):
     ours = tools()
     steps = [s for s in json.loads(path.read_text())["steps"].values() if s["type"] == "tool"]
-    assert {s["tool_id"] for s in steps} == set(ours)
+    assert steps and {s["tool_id"] for s in steps} <= set(ours)
     for step in steps:
         assert step["tool_version"] == ours[step["tool_id"]], step["tool_id"]
 
