@@ -87,3 +87,37 @@ def test_unwritable_directory(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # root may write anywhere; simulate a read-only dir
     with pytest.raises(OutputError, match="not writable"):
         check_writable(str(tmp_path / "x"), "-o")
+
+
+def test_where_an_unnamed_file_cannot_be_linked_a_copy_is_named(tmp_path, monkeypatch):
+    from galaxy_dl import fileio
+
+    def no_link(*args, **kwargs):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(fileio.os, "link", no_link)
+    monkeypatch.setattr(fileio, "_link_fd", lambda fd, path: False)
+    with together():
+        write_text(str(tmp_path / "a.tsv"), "a\n" * 100000)
+        write_text(str(tmp_path / "b.tsv"), "b\n")
+    assert sorted(os.listdir(tmp_path)) == ["a.tsv", "b.tsv"] and (tmp_path / "a.tsv").read_text() == "a\n" * 100000
+
+
+def test_a_rename_that_fails_leaves_no_hidden_file(tmp_path, monkeypatch):
+    from galaxy_dl import fileio
+
+    replace = os.replace
+    calls = []
+
+    def failing(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        replace(src, dst)
+
+    monkeypatch.setattr(fileio.os, "replace", failing)
+    with pytest.raises(OutputError, match="b.tsv: No space left on device"):
+        with together():
+            write_text(str(tmp_path / "a.tsv"), "a\n")
+            write_text(str(tmp_path / "b.tsv"), "b\n")
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]

@@ -69,10 +69,14 @@ class _Unnamed:
             os.link(f"/proc/self/fd/{self.fd}", hidden, follow_symlinks=True)
         except OSError:
             if not _link_fd(self.fd, hidden):  # some kernels and sandboxes allow only this form
-                with open(hidden, "xb") as out:  # the last resort: a copy, named once complete
-                    os.lseek(self.fd, 0, os.SEEK_SET)
-                    while block := os.read(self.fd, 1 << 20):
-                        out.write(block)
+                try:  # the last resort: a copy under the hidden name
+                    with open(hidden, "xb") as out:
+                        os.lseek(self.fd, 0, os.SEEK_SET)
+                        while block := os.read(self.fd, 1 << 20):
+                            out.write(block)
+                except OSError:
+                    _remove(hidden)
+                    raise
         return hidden
 
     def discard(self) -> None:
@@ -83,8 +87,7 @@ class _Unnamed:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
         elif getattr(self, "path", None):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
+            _remove(self.path)
 
 
 def _link_fd(fd: int, path: str) -> bool:
@@ -116,20 +119,28 @@ def together():
             output.discard()
 
 
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
 def _publish(outputs: list) -> None:
+    """Name every output: first each under a hidden name beside its target (the step that can fail on a full disk,
+    undone for all if it does), then each renamed over its target."""
     linked = []
     try:
         for output in outputs:
             linked.append((output.link(), output.target))
     except OSError as exc:
         for hidden, _ in linked:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(hidden)
+            _remove(hidden)
         raise OutputError(f"cannot write {outputs[len(linked)].target}: {exc.strerror or exc}") from exc
-    for hidden, target in linked:
+    for i, (hidden, target) in enumerate(linked):
         try:
             os.replace(hidden, target)
         except OSError as exc:
+            for rest, _ in linked[i:]:
+                _remove(rest)
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
@@ -138,8 +149,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
     """Yield a path to write ``path``'s content to; it appears at ``path`` only if the block succeeds (inside
     :func:`together`, when that block does).
 
-    ``suffix`` ends the yielded path, for libraries that insist on an extension (Keras' ``save_weights``
-    wants ``.weights.h5``).
+    ``suffix`` ends the yielded path, for libraries that go by the extension.
     """
     output = _Unnamed(Path(path), suffix)
     joined = _pending.get()
