@@ -255,8 +255,10 @@ def model_width(model) -> int | None:
 
 
 def _check_classes(estimator, layout: str, source: str) -> None:
-    """The recorded classes must fit the outputs: two at most for one unit, one unit per class otherwise."""
+    """The recorded classes must fit the outputs by the rule training applies (KerasClassifier._check_classes)."""
     import numpy as np
+
+    from .errors import LabelError
 
     if layout == "multilabel":
         return
@@ -267,8 +269,12 @@ def _check_classes(estimator, layout: str, source: str) -> None:
                          source=source)
     for classes, output in zip(per_output, outputs):
         units, n = output.shape[-1], len(classes)
-        if n < 1 or np.ndim(classes) != 1 or (units == 1 and n > 2) or (units and units > 1 and n > units):
-            raise ModelError(f"{formats.STATE} has {n} classes for an output of {units} unit(s)", source=source)
+        try:
+            if n < 1 or np.ndim(classes) != 1:
+                raise LabelError("no list of classes")
+            type(estimator)._check_classes(classes, units, "")
+        except LabelError:
+            raise ModelError(f"{formats.STATE} has {n} classes for an output of {units} unit(s)", source=source) from None
 
 
 def untrained(estimator, architecture: dict, source: str, weights) -> None:
