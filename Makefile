@@ -12,7 +12,7 @@ SOURCES := $(shell find src -name '*.py')
 # The tutorial's recipes below read exactly as a user types them.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: tutorial test tool-test bench tool-test-data clean clean-tutorial galaxy-test galaxy-deps
+.PHONY: tutorial gtn gtn-fnn gtn-rnn gtn-cnn test tool-test bench tool-test-data clean clean-tutorial galaxy-test galaxy-deps
 .DELETE_ON_ERROR:
 
 # uv installs the same releases as pip from the same index in a fraction of the time (the test extras: 126 s with
@@ -70,6 +70,51 @@ $(OUT)/cm.png $(OUT)/cm-summary.txt &: $(OUT)/predictions.tsv $(DATA)/y_test.tsv
 	plot-cm --y-true $(DATA)/y_test.tsv --y-pred $(OUT)/predictions.tsv -o $(OUT)/cm.png 2> $(OUT)/cm-summary.tmp \
 	  || { cat $(OUT)/cm-summary.tmp; rm -f $(OUT)/cm-summary.tmp; exit 1; }
 	mv $(OUT)/cm-summary.tmp $(OUT)/cm-summary.txt
+
+## The GTN deep-learning series (FNN, RNN, CNN) as the tutorials write them, on the small stand-ins in test-data/;
+## GTN_DATA=DIR runs them on the full-size files of test-data/make_gtn_data.py (README "The GTN deep-learning series").
+GTN_DATA ?= $(DATA)
+GTN_OUT ?= out/gtn
+
+gtn: gtn-fnn gtn-rnn gtn-cnn
+
+# RNN and CNN from the estimator on: header-less tables, train, predict the test rows, confusion matrix and metrics.
+define gtn_classify
+train-eval --model $(GTN_OUT)/$(1)_model.zip --x $(GTN_DATA)/$(1)_X_train.tsv --x-no-header \
+	           --y $(GTN_DATA)/$(2) --y-no-header --scores $(GTN_OUT)/$(1)_scores.tsv --fitted-model $(GTN_OUT)/$(1)_fitted.zip
+	predict --model $(GTN_OUT)/$(1)_fitted.zip --x $(GTN_DATA)/$(1)_X_test.tsv --x-no-header -o $(GTN_OUT)/$(1)_predictions.tsv
+	plot-cm --y-true $(GTN_DATA)/$(1)_y_test.tsv --y-true-no-header --y-pred $(GTN_OUT)/$(1)_predictions.tsv \
+	        -o $(GTN_OUT)/$(1)_cm.png --metrics-out $(GTN_OUT)/$(1)_metrics.tsv
+endef
+
+gtn-fnn: $(RUNTIME)
+	@mkdir -p $(GTN_OUT)
+	build-arch --input-shape '(5, )' --layer 'Dense(12, activation="relu")' --layer 'Dense(8, activation="relu")' \
+	           --layer 'Dense(1, activation="linear")' --quiet -o $(GTN_OUT)/fnn_arch.json
+	build-model --arch $(GTN_OUT)/fnn_arch.json --task regression --loss mse --optimizer adam \
+	            --epochs 150 --batch-size 50 --seed 0 --verbose 0 -o $(GTN_OUT)/fnn_model.zip
+	train-eval --model $(GTN_OUT)/fnn_model.zip --x $(GTN_DATA)/fnn_X_train.tsv --y $(GTN_DATA)/fnn_y_train.tsv \
+	           --scores $(GTN_OUT)/fnn_scores.tsv --fitted-model $(GTN_OUT)/fnn_fitted.zip
+	predict --model $(GTN_OUT)/fnn_fitted.zip --x $(GTN_DATA)/fnn_X_test.tsv -o $(GTN_OUT)/fnn_predictions.tsv
+	plot-reg --y-true $(GTN_DATA)/fnn_y_test.tsv --y-pred $(GTN_OUT)/fnn_predictions.tsv \
+	         -o $(GTN_OUT)/fnn_regression.png --metrics-out $(GTN_OUT)/fnn_metrics.tsv
+
+gtn-rnn: $(RUNTIME)
+	@mkdir -p $(GTN_OUT)
+	build-arch --input-shape '(500,)' --layer 'Embedding(10000, 32)' --layer 'LSTM(100)' \
+	           --layer 'Dense(1, activation="sigmoid")' --quiet -o $(GTN_OUT)/rnn_arch.json
+	build-model --arch $(GTN_OUT)/rnn_arch.json --loss binary_crossentropy --optimizer adam --metrics accuracy \
+	            --epochs 2 --batch-size 128 --seed 0 --verbose 0 -o $(GTN_OUT)/rnn_model.zip
+	$(call gtn_classify,rnn,rnn_y_train.tsv)
+
+gtn-cnn: $(RUNTIME)
+	@mkdir -p $(GTN_OUT)
+	build-arch --input-shape '(784, )' --layer 'Reshape((28,28,1))' --layer 'Conv2D(64, 3, activation="relu")' \
+	           --layer 'MaxPooling2D((2, 2))' --layer 'Conv2D(32, 3, activation="relu")' --layer 'MaxPooling2D((2, 2))' \
+	           --layer 'Flatten()' --layer 'Dense(10, activation="softmax")' --quiet -o $(GTN_OUT)/cnn_arch.json
+	build-model --arch $(GTN_OUT)/cnn_arch.json --loss categorical_crossentropy --optimizer adam --metrics accuracy \
+	            --epochs 10 --batch-size 500 --validation-split 0.1 --seed 0 --verbose 0 -o $(GTN_OUT)/cnn_model.zip
+	$(call gtn_classify,cnn,cnn_y_train_onehot.tsv)
 
 ## The wrappers' tool tests run in our harness with `make tool-test` (2 minutes) and in a real Galaxy with
 ## `make galaxy-test`; `make test` leaves them out to stay under 10 minutes (CI runs all three).

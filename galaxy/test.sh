@@ -66,7 +66,7 @@ run_planemo() {  # NAME RUNNABLES... (results in $RESULTS/NAME.*)
 start=$(date +%s)
 rc=0
 run_planemo tools ${GALAXY_TEST_TOOLS-tool_xml/} || rc=1
-WORKFLOWS=${GALAXY_TEST_WORKFLOWS-workflows/intro-deep-learning.ga workflows/iris-cross-validation.ga}
+WORKFLOWS=${GALAXY_TEST_WORKFLOWS-$(echo workflows/*.ga)}
 if [ -n "$WORKFLOWS" ]; then
     run_planemo workflows $WORKFLOWS || rc=1
 fi

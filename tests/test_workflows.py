@@ -22,8 +22,10 @@ def tools() -> dict:
     return found
 
 
-def test_both_workflows_are_there():
-    assert [p.name for p in WORKFLOWS] == ["intro-deep-learning.ga", "iris-cross-validation.ga"]
+def test_the_workflows_are_there():
+    assert [p.name for p in WORKFLOWS] == [
+        "gtn-cnn.ga", "gtn-fnn.ga", "gtn-rnn.ga", "intro-deep-learning.ga", "iris-cross-validation.ga"
+    ]
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -45,3 +47,19 @@ def test_workflow_tests_name_existing_inputs_and_outputs(path):
         for value in case["job"].values():
             assert (path.parent / value["path"]).is_file(), value["path"]
         assert set(case["outputs"]) <= outputs
+
+
+def test_gtn_stand_ins_have_the_tutorials_shapes():
+    """The GTN workflows' inputs are shaped as the tutorials' files (test-data/make_gtn_data.py)."""
+    import pandas as pd
+
+    data = ROOT / "test-data"
+    shapes = {"fnn_X_train": (313, 5), "rnn_X_train": (800, 500), "cnn_X_train": (800, 784), "cnn_y_train_onehot": (800, 10)}
+    for name, shape in shapes.items():
+        header = 0 if name.startswith("fnn") else None
+        assert pd.read_csv(data / f"{name}.tsv", sep="\t", header=header).shape == shape, name
+    onehot = pd.read_csv(data / "cnn_y_train_onehot.tsv", sep="\t", header=None).to_numpy()
+    digits = pd.read_csv(data / "cnn_y_train.tsv", sep="\t", header=None)[0].to_numpy()
+    assert (onehot.sum(axis=1) == 1).all() and (onehot.argmax(axis=1) == digits).all()
+    ids = pd.read_csv(data / "rnn_X_train.tsv", sep="\t", header=None).to_numpy()
+    assert ids.min() == 0 and ids.max() < 10_000
