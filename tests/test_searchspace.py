@@ -4,7 +4,8 @@ import pytest
 
 from galaxy_dl import runtime
 from galaxy_dl.errors import UsageError
-from galaxy_dl.searchspace import Distribution, locate, native, params_table, parse, prepare, searchable
+from galaxy_dl.parameters import locate, native, searchable
+from galaxy_dl.searchspace import Distribution, params_table, parse, prepare
 
 
 @pytest.fixture(scope="module", autouse=True)

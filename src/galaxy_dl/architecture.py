@@ -15,7 +15,7 @@ import warnings
 
 from . import limits
 from .documents import parse_json
-from .errors import ModelError, UsageError, first_line
+from .errors import ModelError, UsageError, first_line, suggest
 from .layerspec import (
     ARGUMENT_MODULES,
     REMOVED_LAYERS,
@@ -23,7 +23,7 @@ from .layerspec import (
     RENAMED_LAYERS,
     LayerCall,
     ObjectCall,
-    suggest,
+    accepted_arguments,
 )
 
 # Layer classes that hold code or load other files: never built, never loaded.
@@ -42,14 +42,6 @@ def _layer_classes(keras) -> dict:
         for name, obj in vars(keras.layers).items()
         if inspect.isclass(obj) and issubclass(obj, keras.layers.Layer) and name not in FORBIDDEN_CLASSES
     }
-
-
-def _accepted_arguments(cls) -> set[str]:
-    names = set()
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass):
-            names.update(p for p in inspect.signature(klass.__init__).parameters if p not in ("self", "args", "kwargs"))
-    return names | {"name", "dtype", "trainable", "autocast", "input_dim", "input_shape", "batch_size"}
 
 
 def build_object(call: ObjectCall, where: str):
@@ -109,7 +101,7 @@ def make_layer(call: LayerCall, name: str | None = None):
         kwargs.setdefault("name", name)
     if "name" in kwargs:
         check_name(kwargs["name"], where, UsageError)
-    accepted = _accepted_arguments(cls)
+    accepted = accepted_arguments(cls)
     for key in [key for key in kwargs if key not in accepted]:
         dropped = _dropped_by_keras(cls, _resolve(call.args, where), kwargs, key)
         if dropped is None:

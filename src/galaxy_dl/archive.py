@@ -182,14 +182,13 @@ def load(path: str, source: str | None = None, *, require_fitted: bool = False, 
     """
     import numpy as np
 
-    from . import galaxyml
     from .architecture import check_safe
     from .estimator import ESTIMATORS, LAYOUTS
 
     source = source or path
     head = _head(path, source)
     if head.startswith(formats.HDF5_SIGNATURE):
-        return galaxyml.load(path, source, require_fitted=require_fitted, weights=weights)
+        return _load_galaxyml(path, source, require_fitted=require_fitted, weights=weights)
     members = _read_members(path, source, head)
     manifest = read_manifest(members, source)
     task = manifest.get("task")
@@ -275,6 +274,31 @@ def _check_classes(estimator, layout: str, source: str) -> None:
             type(estimator)._check_classes(classes, units, "")
         except LabelError:
             raise ModelError(f"{formats.STATE} has {n} classes for an output of {units} unit(s)", source=source) from None
+
+
+def _load_galaxyml(path: str, source: str, *, require_fitted: bool, weights: tuple[str, str] | None):
+    """A galaxy-dl estimator equivalent to the Galaxy-ML file (galaxyml converts), fitted with its weights when
+    it was (attached here, as for our own archives)."""
+    import numpy as np
+
+    from . import galaxyml
+
+    estimator, architecture, parts = galaxyml.convert(path, source)
+    if not parts["fitted"]:
+        if require_fitted:
+            untrained(estimator, architecture, source, weights)
+        return estimator
+    with galaxyml.weights_file(path, parts["weights_group"], source) as own_weights:
+        attach_model(estimator, architecture, source, weights or (own_weights, f"{source} (weights)"))
+    state_from_model(estimator)
+    if estimator.target_layout_ != "single":
+        raise ModelError("a fitted Galaxy-ML model with several outputs: its labels per output are not recorded", source=source)
+    if estimator.task == "classification":
+        if parts["classes"] is None or not len(parts["classes"]):
+            raise ModelError("fitted Galaxy-ML classifier without classes_", source=source)
+        estimator.classes_ = np.asarray(parts["classes"])
+    estimator.prediction_column_ = galaxyml.PREDICTION_COLUMN
+    return estimator
 
 
 def untrained(estimator, architecture: dict, source: str, weights) -> None:

@@ -6,8 +6,7 @@ evaluated. Aliases cover Galaxy-ML's and Keras 2's spellings.
 
 import inspect
 
-from .errors import UsageError, first_line
-from .layerspec import suggest
+from .errors import UsageError, first_line, suggest
 
 LOSS_ALIASES = {
     "logcosh": "log_cosh",

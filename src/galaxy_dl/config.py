@@ -5,8 +5,8 @@ names the key and its closest valid spelling. Values are type-checked here so th
 Keras is always of the expected shape.
 """
 
-from .errors import UsageError
-from .layerspec import LayerCall, parse_layer, suggest
+from .errors import UsageError, suggest
+from .layerspec import LayerCall, parse_layer
 
 NUMBER = (int, float)
 CONFIG_TYPES = {

@@ -2,7 +2,7 @@
 ``keras.distribution.DataParallel`` on JAX (one or many processes, joined by ``jax.distributed``)
 and TensorFlow's ``MirroredStrategy`` (one process, several devices).
 
-The estimator asks :func:`current` for a plan. The default, :class:`Local`, changes nothing. A
+The estimator trains under the plan of :mod:`galaxy_dl.plans` (default :class:`Local`: nothing changes). A
 distributed plan builds and fits the model in its scope; on JAX it also feeds each process its own
 contiguous share of the training rows (``--batch-size`` is the global batch: every process takes an
 equal part of it), reports validation scores from a process-local replica, and hands back a
@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 from .errors import DataError, PeerError, UsageError
+from .plans import Local
 
 DEFAULT_PEER_TIMEOUT = 120
 HANDSHAKE = b"galaxy-dl rendezvous 1\n"
@@ -81,13 +82,7 @@ def prepare(cluster: Cluster, backend: str) -> None:
             os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={cluster.devices}".strip()
 
 
-_current = None
 _joined = False  # this process joined a multi-process run (jax.distributed)
-
-
-def current():
-    """The plan the estimator trains under: :class:`Local` outside :func:`using`."""
-    return _current or Local()
 
 
 def start(cluster: Cluster, backend: str):
@@ -99,43 +94,10 @@ def start(cluster: Cluster, backend: str):
     return MirroredPlan.start(cluster)
 
 
-@contextlib.contextmanager
-def using(plan):
-    """Every estimator fit inside trains under ``plan``; an error that means a lost peer becomes a PeerError."""
-    global _current
-    saved, _current = _current, plan
-    try:
-        yield plan
-    except Exception as exc:
-        if peer_lost(exc):
-            raise lost_peer(exc) from None
-        raise
-    finally:
-        _current = saved
-
-
-class Local:
-    """One device, one process: Keras as usual."""
-
-    process_id = 0
-    num_processes = 1
-    shards_data = False
-
-    @property
-    def writes_outputs(self) -> bool:
-        return self.process_id == 0
-
-    def scope(self):
-        return contextlib.nullcontext()
-
-    def prepare(self, estimator) -> None:
-        """Settle, before any fit, what the processes must agree on."""
-
-    def replica(self, estimator, model):
-        return model
-
-
 class _Distributed(Local):
+    def lost_peer(self, exc: BaseException):
+        return lost_peer(exc) if peer_lost(exc) else None
+
     def replica(self, estimator, model):
         """A process-local copy of a trained model: plain variables on one device, same weights."""
         import keras

@@ -5,6 +5,7 @@ is one of ``ExitStatus``; the CLI prints ``str(error)`` as one line and exits wi
 The table is documented in the README ("Exit codes") and tested against it.
 """
 
+import difflib
 from enum import IntEnum
 
 
@@ -75,3 +76,13 @@ class PeerError(GalaxyDLError):
 def first_line(exc: BaseException) -> str:
     """The first line of a library's exception message: enough for a one-line error."""
     return (str(exc).strip() or type(exc).__name__).splitlines()[0]
+
+
+def suggest(name: str, candidates) -> str:
+    """' (did you mean X?)' for the closest candidate, compared case-insensitively, or '': for messages in
+    every wing (options, columns, layers), so it lives with the errors."""
+    lowered = {}
+    for candidate in candidates:
+        lowered.setdefault(str(candidate).lower(), candidate)
+    match = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[match[0]]}?)" if match else ""

@@ -15,7 +15,7 @@ import sys
 
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from . import distribution, runtime, streaming
+from . import plans, runtime, streaming
 from .compilation import (
     CLASSIFICATION_LOSSES,
     canonical_loss,
@@ -24,8 +24,7 @@ from .compilation import (
     make_callback,
     make_optimizer,
 )
-from .errors import DataError, LabelError, ModelError, TrainingError, UsageError, first_line
-from .layerspec import suggest
+from .errors import DataError, LabelError, ModelError, TrainingError, UsageError, first_line, suggest
 
 TASKS = ("classification", "regression")
 LAYOUTS = ("single", "multilabel", "multitarget", "multioutput")
@@ -80,9 +79,9 @@ class KerasEstimator(BaseEstimator):
 
     def set_params(self, **params):
         """scikit-learn's, plus the names a search varies (``dense_1.units``, ``learning_rate``,
-        ``EarlyStopping.patience``: see :mod:`galaxy_dl.searchspace`), which change copies of the
+        ``EarlyStopping.patience``: see :mod:`galaxy_dl.parameters`), which change copies of the
         architecture, optimizer parameters or callbacks."""
-        from .searchspace import native
+        from .parameters import native
 
         return super().set_params(**native(self, params))
 
@@ -252,12 +251,12 @@ class KerasEstimator(BaseEstimator):
     def fit(self, X, y, validation_data=None):
         """Build from the architecture (seeded first), compile, train; ``validation_data`` is (X, y).
 
-        Under a distributed plan (:mod:`galaxy_dl.distribution`) the model is built and trained in the
+        Under a distributed plan (:mod:`galaxy_dl.plans`) the model is built and trained in the
         plan's scope, and ``model_`` is a process-local copy of the result.
         """
         import numpy as np
 
-        plan = distribution.current()
+        plan = plans.current()
         with plan.scope():
             model = self._build_model()
             self.validate(model)
@@ -306,8 +305,8 @@ class KerasEstimator(BaseEstimator):
             with contextlib.redirect_stdout(sys.stderr):  # keep stdout for tables written to '-'
                 return model.fit(**fit_kwargs)
         except (ValueError, TypeError) as exc:
-            if distribution.peer_lost(exc):
-                raise distribution.lost_peer(exc) from None
+            if (lost := plans.current().lost_peer(exc)) is not None:
+                raise lost from None
             raise ModelError(f"the model does not fit the data: {first_line(exc)}") from None
 
     def _rebuild(self):

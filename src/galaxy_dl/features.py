@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import runtime, streaming
-from .errors import DataError
-from .layerspec import suggest
+from .errors import DataError, suggest
 from .tables import TableSpec, iter_tables, open_stream, read_table, sniff, to_features
 
 STREAM_CHUNK_ROWS = 20_000

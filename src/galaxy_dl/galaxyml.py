@@ -188,40 +188,23 @@ def estimator_params(params: dict, source: str) -> dict:
     return out
 
 
-def load(path: str, source: str, *, require_fitted: bool = False, weights: tuple[str, str] | None = None):
-    """A galaxy-dl estimator equivalent to the Galaxy-ML file, fitted with its weights when it was."""
-    import numpy as np
-
-    from .archive import attach_model, state_from_model, untrained
+def convert(path: str, source: str):
+    """The Galaxy-ML file as an unfitted galaxy-dl estimator, its architecture, and what else it holds
+    (``fitted``, ``classes``, ``weights_group``); archive.load attaches the weights of a fitted one."""
     from .estimator import ESTIMATORS as OURS
 
     parts = read(path, source)
-    task = ESTIMATORS[parts["class_name"]]
     architecture = architecture_of(parts["params"], source)
     try:
-        estimator = OURS[task](architecture=architecture, **estimator_params(parts["params"], source))
+        estimator = OURS[ESTIMATORS[parts["class_name"]]](architecture=architecture, **estimator_params(parts["params"], source))
         estimator.validate()
     except UsageError as exc:
         raise ModelError(f"invalid parameters: {exc}", source=source) from None
-    if not parts["fitted"]:
-        if require_fitted:
-            untrained(estimator, architecture, source, weights)
-        return estimator
-    with _weights_file(path, parts["weights_group"], source) as own_weights:
-        attach_model(estimator, architecture, source, weights or (own_weights, f"{source} (weights)"))
-    state_from_model(estimator)
-    if estimator.target_layout_ != "single":
-        raise ModelError("a fitted Galaxy-ML model with several outputs: its labels per output are not recorded", source=source)
-    if task == "classification":
-        if parts["classes"] is None or not len(parts["classes"]):
-            raise ModelError("fitted Galaxy-ML classifier without classes_", source=source)
-        estimator.classes_ = np.asarray(parts["classes"])
-    estimator.prediction_column_ = PREDICTION_COLUMN
-    return estimator
+    return estimator, architecture, parts
 
 
 @contextlib.contextmanager
-def _weights_file(path: str, group: str, source: str):
+def weights_file(path: str, group: str, source: str):
     """The weights group as a file of its own (Keras' HDF5 weights layout), so Keras' loader reads it."""
     import os
     import tempfile

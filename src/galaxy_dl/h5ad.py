@@ -7,8 +7,7 @@ So the matrix (``X``, or ``layers/NAME`` with ``--x-layer``) is read a block of 
 """
 
 from . import hdf5guard
-from .errors import DataError, first_line
-from .layerspec import suggest
+from .errors import DataError, first_line, suggest
 
 SPARSE_ENCODINGS = ("csr_matrix", "csc_matrix")
 

@@ -7,7 +7,6 @@ only when the layer is built, so parsing needs no heavy import.
 """
 
 import ast
-import difflib
 from dataclasses import dataclass, field
 
 from .errors import UsageError
@@ -124,15 +123,6 @@ def parse_shape(text: str) -> tuple[int | None, ...]:
     return shape
 
 
-def suggest(name: str, candidates) -> str:
-    """' (did you mean X?)' for the closest candidate, compared case-insensitively, or ''."""
-    lowered = {}
-    for candidate in candidates:
-        lowered.setdefault(str(candidate).lower(), candidate)
-    match = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)
-    return f" (did you mean {lowered[match[0]]}?)" if match else ""
-
-
 def parse_kwargs(text: str, option: str) -> dict:
     """``'learning_rate=0.01, momentum=0'`` -> dict, with the same literal rules as layer specs."""
     try:
@@ -144,3 +134,14 @@ def parse_kwargs(text: str, option: str) -> dict:
         raise UsageError(f"{option}: {text!r}: give values as NAME=VALUE")
     call = _call(node, text, ObjectCall)
     return {key: value for key, value in call.kwargs.items()}
+
+
+def accepted_arguments(cls) -> set[str]:
+    """The keyword arguments a layer class takes: its constructors' along the MRO, and the base Layer's."""
+    import inspect
+
+    names = set()
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            names.update(p for p in inspect.signature(klass.__init__).parameters if p not in ("self", "args", "kwargs"))
+    return names | {"name", "dtype", "trainable", "autocast", "input_dim", "input_shape", "batch_size"}

@@ -11,6 +11,7 @@ import inspect
 import sys
 
 from .errors import ModelError, first_line
+from .layerspec import REMOVED_LAYERS, RENAMED_LAYERS, accepted_arguments
 
 # (argument, value that had no effect); any other value changes meaning.
 DROPPED_ARGUMENTS = {
@@ -32,7 +33,6 @@ def _convert_layer(layer: dict, source: str, keras) -> dict:
     cls_name = layer.get("class_name")
     cls = getattr(keras.layers, str(cls_name), None)
     if not inspect.isclass(cls):
-        from .layerspec import REMOVED_LAYERS, RENAMED_LAYERS
 
         if cls_name in RENAMED_LAYERS:
             _warn(f"{source}: {cls_name} becomes {RENAMED_LAYERS[cls_name]} in Keras 3")
@@ -48,9 +48,7 @@ def _convert_layer(layer: dict, source: str, keras) -> dict:
             config["batch_shape"] = config.pop("batch_input_shape")
         config.pop("ragged", None)
     else:
-        from .architecture import _accepted_arguments
-
-        accepted = _accepted_arguments(cls) | {"batch_input_shape"}
+        accepted = accepted_arguments(cls) | {"batch_input_shape"}
         unknown = sorted(set(config) - accepted)
         known = {k: v for k, v in config.items() if k in accepted and k != "batch_input_shape"}
         for key in unknown:

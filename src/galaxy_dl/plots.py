@@ -7,9 +7,8 @@ put label values where positions belong).
 
 from dataclasses import dataclass
 
-from .errors import UsageError
+from .errors import UsageError, suggest
 from .limits import DEFAULT_MAX_CLASSES
-from .layerspec import suggest
 
 NORMALIZE = ("none", "true", "pred", "all")
 FORMATS = ("png", "svg", "pdf")

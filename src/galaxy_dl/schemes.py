@@ -8,8 +8,7 @@ whose ``scores`` has one row per evaluated set.
 import sys
 from dataclasses import dataclass, field
 
-from .errors import DataError, UsageError, first_line
-from .layerspec import suggest
+from .errors import DataError, UsageError, first_line, suggest
 
 SPLITS = ("stratified", "shuffle", "none", "group")
 SCHEMES = ("train_val", "train_val_test", "cv")

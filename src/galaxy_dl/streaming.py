@@ -14,7 +14,6 @@ Python runs once per block rather than once per batch.
 
 import os
 import weakref
-from dataclasses import dataclass
 
 BLOCK_BYTES = 32 << 20
 GATHER_ROWS = 2048

@@ -58,7 +58,7 @@ class Columns:
             chosen = []
             for value in self.values:
                 if value not in lookup:
-                    from .layerspec import suggest
+                    from .errors import suggest
 
                     raise DataError(f"no column named {value!r}{suggest(value, names)}", source=source)
                 chosen.append(lookup[value])

@@ -164,7 +164,7 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
         ctx.exit(run("train-eval", __name__, ctx.meta["argv"], local_processes, timeout, thread_budget()))
     if timeout is not None:
         raise click.UsageError("--timeout applies to --local-processes")
-    from .. import distribution
+    from .. import distribution, plans
 
     cluster = distribution.Cluster(distribute, devices, coordinator, num_processes, process_id, peer_timeout)
     if cluster.multi_process and backend is None and not os.environ.get("KERAS_BACKEND"):
@@ -218,7 +218,7 @@ def main(model_path, x_path, y_path, target, y_obs, x_layer, stream, memory_budg
     scheme_options = dict(scheme=scheme, split=split, val_size=val_size, test_size=test_size,
                           cv_kind=cv_kind, folds=folds, repeats=repeats, refit=refit, scoring=split_list(scoring),
                           val_groups=split_list(val_groups), test_groups=split_list(test_groups))
-    with distribution.using(plan):
+    with plans.using(plan):
         if search:
             from ..runtime import default_threads
             from ..search import run_search
