@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from galaxy_dl.tables import TableSpec, read_table, to_features
+from galaxy_dl.data.tables import TableSpec, read_table, to_features
 
 path, repeats = sys.argv[1], int(sys.argv[2])
 

@@ -16,10 +16,12 @@ def data(work):
 
 def estimator(n_columns: int):
     """Three Dense(256) and a sigmoid output, Adam, 2 epochs of batch 256, seed 42."""
-    from galaxy_dl.architecture import build_sequential, to_json
-    from galaxy_dl.estimator import make_estimator
-    from galaxy_dl.layerspec import parse_layer
+    from galaxy_dl.model.architecture import build_sequential, to_json
+    from galaxy_dl.model.estimator import make_estimator
+    from galaxy_dl.model.layerspec import parse_layer
 
     layers = [parse_layer('Dense(256, activation="relu")')] * 3 + [parse_layer('Dense(1, activation="sigmoid")')]
     arch = json.loads(to_json(build_sequential((n_columns,), layers)))
-    return make_estimator("classification", architecture=arch, optimizer="adam", epochs=2, batch_size=256, seed=42, verbose=0)
+    return make_estimator(
+        "classification", architecture=arch, optimizer="adam", epochs=2, batch_size=256, seed=42, verbose=0
+    )

@@ -18,11 +18,11 @@ runtime.configure()
 runtime.import_keras()
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from galaxy_dl.architecture import build_sequential, to_json  # noqa: E402
-from galaxy_dl.estimator import make_estimator  # noqa: E402
-from galaxy_dl.layerspec import parse_layer  # noqa: E402
-from galaxy_dl.rowcache import DenseCache  # noqa: E402
-from galaxy_dl.streaming import Rows  # noqa: E402
+from galaxy_dl.data.rowcache import DenseCache  # noqa: E402
+from galaxy_dl.data.streaming import Rows  # noqa: E402
+from galaxy_dl.model.architecture import build_sequential, to_json  # noqa: E402
+from galaxy_dl.model.estimator import make_estimator  # noqa: E402
+from galaxy_dl.model.layerspec import parse_layer  # noqa: E402
 
 X = np.load(os.path.join(WORK, "big_X.npy"))
 y = np.load(os.path.join(WORK, "big_y.npy"))
@@ -33,7 +33,9 @@ if MODE == "streamed":
 train, val = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=42)
 layers = [parse_layer('Dense(256, activation="relu")')] * 3 + [parse_layer('Dense(1, activation="sigmoid")')]
 arch = json.loads(to_json(build_sequential((X.shape[1],), layers)))
-est = make_estimator("classification", architecture=arch, optimizer="adam", epochs=2, batch_size=256, seed=42, verbose=0)
+est = make_estimator(
+    "classification", architecture=arch, optimizer="adam", epochs=2, batch_size=256, seed=42, verbose=0
+)
 start = time.perf_counter()
 est.fit(X[np.sort(train)], y[np.sort(train)], validation_data=(X[np.sort(val)], y[np.sort(val)]))
-print(json.dumps({"fit_seconds": time.perf_counter() - start, "rows": int(len(train)), "epochs": 2}))
+print(json.dumps({"fit_seconds": time.perf_counter() - start, "rows": len(train), "epochs": 2}))

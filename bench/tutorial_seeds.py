@@ -15,11 +15,11 @@ from galaxy_dl import runtime
 runtime.configure()
 runtime.import_keras()
 
-from galaxy_dl.architecture import build_sequential, to_json  # noqa: E402
-from galaxy_dl.estimator import make_estimator  # noqa: E402
-from galaxy_dl.layerspec import parse_layer  # noqa: E402
-from galaxy_dl.tables import TableSpec, read_table, to_features, to_labels  # noqa: E402
-from galaxy_dl.training import TrainingData, run_scheme  # noqa: E402
+from galaxy_dl.data.tables import TableSpec, read_table, to_features, to_labels  # noqa: E402
+from galaxy_dl.model.architecture import build_sequential, to_json  # noqa: E402
+from galaxy_dl.model.estimator import make_estimator  # noqa: E402
+from galaxy_dl.model.layerspec import parse_layer  # noqa: E402
+from galaxy_dl.runs.training import TrainingData, run_scheme  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "test-data"
 specs = ['Dense(16, activation="elu")', 'Dense(16, activation="elu")', 'Dense(1, activation="sigmoid")']
@@ -33,9 +33,20 @@ y_test = to_labels(read_table(y_spec), y_spec).to_numpy()
 
 accuracies = {}
 for seed in range(10):
-    estimator = make_estimator("classification", architecture=arch, loss="binary_crossentropy", optimizer="rmsprop",
-                               epochs=10, batch_size=4, seed=seed, verbose=0)
+    estimator = make_estimator(
+        "classification",
+        architecture=arch,
+        loss="binary_crossentropy",
+        optimizer="rmsprop",
+        epochs=10,
+        batch_size=4,
+        seed=seed,
+        verbose=0,
+    )
     report = run_scheme(estimator, train)
     accuracies[seed] = float((report.estimator.predict(X_test) == y_test).mean())
     print(f"seed {seed}: test accuracy {accuracies[seed]:.4f}", flush=True)
-print(f"mean {statistics.mean(accuracies.values()):.4f}, min {min(accuracies.values()):.4f}, max {max(accuracies.values()):.4f}")
+print(
+    f"mean {statistics.mean(accuracies.values()):.4f}, min {min(accuracies.values()):.4f}, max "
+    f"{max(accuracies.values()):.4f}"
+)

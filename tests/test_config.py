@@ -3,14 +3,38 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from galaxy_dl import runtime
-from galaxy_dl.config import CONFIG_KEYS, class_weight, validate_config
 from galaxy_dl.errors import UsageError
+from galaxy_dl.model.config import CONFIG_KEYS, class_weight, validate_config
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 100) | st.floats(-2, 2, allow_nan=False) | st.sampled_from(
-        ["adam", "sgd", "rmsprop", "mse", "accuracy", "auc", "balanced", "regression", "classification", "auto",
-         "EarlyStopping(patience=2)", "TerminateOnNaN()", "0=1,1=2", "learning_rate"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["learning_rate", "momentum", "class_name", "config", "0", "1"]), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 100)
+    | st.floats(-2, 2, allow_nan=False)
+    | st.sampled_from(
+        [
+            "adam",
+            "sgd",
+            "rmsprop",
+            "mse",
+            "accuracy",
+            "auc",
+            "balanced",
+            "regression",
+            "classification",
+            "auto",
+            "EarlyStopping(patience=2)",
+            "TerminateOnNaN()",
+            "0=1,1=2",
+            "learning_rate",
+        ]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["learning_rate", "momentum", "class_name", "config", "0", "1"]), inner, max_size=3
+        )
+    ),
     max_leaves=6,
 )
 
@@ -41,9 +65,9 @@ def test_class_weight_forms():
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(st.sampled_from(CONFIG_KEYS + ("epoch", "lr")), JSON, max_size=6))
+@given(st.dictionaries(st.sampled_from((*CONFIG_KEYS, "epoch", "lr")), JSON, max_size=6))
 def test_any_config_is_accepted_or_refused_cleanly(config):
-    from galaxy_dl.estimator import make_estimator
+    from galaxy_dl.model.estimator import make_estimator
 
     try:
         settings_ = validate_config(config, "c")

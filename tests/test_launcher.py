@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from galaxy_dl import launcher
 from galaxy_dl.errors import PeerError
+from galaxy_dl.runs import launcher
 
 MODULE = "tests.fake_worker"
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from galaxy_dl import rowcache
+from galaxy_dl.data import rowcache
 from galaxy_dl.errors import ExitStatus, OutputError
 
 

@@ -1,5 +1,6 @@
 """Start-up: garbage collection paused for the heavy imports, resumed for the work, frozen at exit."""
 
+import contextlib
 import gc
 import json
 import subprocess
@@ -27,9 +28,8 @@ def test_start_up_pauses_collection_and_restores_it():
 
 
 def test_start_up_restores_collection_when_the_program_fails():
-    with pytest.raises(ValueError):
-        with runtime.start_up():
-            raise ValueError("bad input")
+    with pytest.raises(ValueError), runtime.start_up():
+        raise ValueError("bad input")
     assert gc.isenabled()
 
 
@@ -109,8 +109,9 @@ def test_programs_leave_collection_on_in_the_calling_process(tmp_path, golub):
     failed = invoke(build_arch.main, ["--input-shape", "3", "--layer", "Dense(", "-o", tmp_path / "a.json"])
     assert failed.exit_code != 0
     assert gc.isenabled()
-    plotted = invoke(plot_cm.main, ["--y-true", golub / "y_test.tsv", "--y-pred", golub / "y_test.tsv",
-                                    "-o", tmp_path / "cm.png"])
+    plotted = invoke(
+        plot_cm.main, ["--y-true", golub / "y_test.tsv", "--y-pred", golub / "y_test.tsv", "-o", tmp_path / "cm.png"]
+    )
     assert plotted.exit_code == 0, plotted.stderr
     assert gc.isenabled()
 
@@ -142,7 +143,7 @@ def fresh_interrupt_state(monkeypatch):
 
 
 def test_a_swallowed_interrupt_is_raised_again_at_the_next_check(fresh_interrupt_state):
-    try:
+    try:  # noqa: SIM105 (spelled out: this is the library code under test)
         runtime.interrupt()
     except KeyboardInterrupt:
         pass  # what a library's bare except does
@@ -151,12 +152,11 @@ def test_a_swallowed_interrupt_is_raised_again_at_the_next_check(fresh_interrupt
 
 
 def test_what_a_library_raises_while_interrupted_is_the_interrupt(fresh_interrupt_state):
-    with pytest.raises(KeyboardInterrupt):
-        with runtime.interruptible():
-            try:
-                runtime.interrupt()
-            except KeyboardInterrupt:
-                raise RuntimeError("Exiting device scope without proper scope nesting") from None
+    with pytest.raises(KeyboardInterrupt), runtime.interruptible():
+        try:
+            runtime.interrupt()
+        except KeyboardInterrupt:
+            raise RuntimeError("Exiting device scope without proper scope nesting") from None
     with pytest.raises(ValueError):  # without an interrupt, errors stay what they are
         runtime._interrupted = False
         with runtime.interruptible():
@@ -166,18 +166,16 @@ def test_what_a_library_raises_while_interrupted_is_the_interrupt(fresh_interrup
 def test_training_stops_after_the_batch_of_a_swallowed_interrupt(fresh_interrupt_state):
     import numpy as np
 
-    from galaxy_dl.estimator import KerasClassifier
+    from galaxy_dl.model.estimator import KerasClassifier
 
     runtime.import_keras()
-    from galaxy_dl.architecture import build_sequential, to_json
-    from galaxy_dl.layerspec import parse_layer
+    from galaxy_dl.model.architecture import build_sequential, to_json
+    from galaxy_dl.model.layerspec import parse_layer
 
     model = build_sequential((3,), [parse_layer('Dense(1, activation="sigmoid")')])
     estimator = KerasClassifier(architecture=json.loads(to_json(model)), epochs=50, batch_size=2, verbose=0, seed=0)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         runtime.interrupt()
-    except KeyboardInterrupt:
-        pass
     X = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
     with pytest.raises(KeyboardInterrupt):
         estimator.fit(X, np.arange(20) % 2)

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from galaxy_dl.errors import DataError, UsageError
-from galaxy_dl.schemes import Split, check_scoring, holdout
+from galaxy_dl.runs.schemes import Split, check_scoring, holdout
 
 
 def test_stratified_holdout_keeps_class_proportions_and_is_seeded():
@@ -17,7 +17,7 @@ def test_stratified_holdout_keeps_class_proportions_and_is_seeded():
 
 
 def test_row_count_and_ordered_split():
-    kept, held = holdout(Split("none", 5), np.arange(20), None, 0, "--split")
+    _kept, held = holdout(Split("none", 5), np.arange(20), None, 0, "--split")
     assert held.tolist() == [15, 16, 17, 18, 19]
 
 
@@ -29,7 +29,7 @@ def test_group_holdout_keeps_groups_whole():
 
 def test_named_groups():
     groups = np.array(["a", "b", "c"] * 4)
-    kept, held = holdout(Split("group", 0.2, ("b",)), np.zeros(12), groups, 0, "--split")
+    _kept, held = holdout(Split("group", 0.2, ("b",)), np.zeros(12), groups, 0, "--split")
     assert set(groups[held]) == {"b"} and len(held) == 4
     with pytest.raises(DataError, match="no rows in group 'd'"):
         holdout(Split("group", 0.2, ("d",)), np.zeros(12), groups, 0, "--split")
@@ -52,20 +52,28 @@ def test_scoring_defaults_and_names():
 
 
 @settings(max_examples=200, deadline=None)
-@given(n=st.integers(4, 2000), k=st.integers(2, 6), kind=st.sampled_from(["int", "str", "float"]),
-       size=st.sampled_from([0.2, 0.33, 0.5, 3, 7]), seed=st.integers(0, 2**31 - 1), data=st.data())
+@given(
+    n=st.integers(4, 2000),
+    k=st.integers(2, 6),
+    kind=st.sampled_from(["int", "str", "float"]),
+    size=st.sampled_from([0.2, 0.33, 0.5, 3, 7]),
+    seed=st.integers(0, 2**31 - 1),
+    data=st.data(),
+)
 def test_stratified_split_is_scikit_learns_split_at_a_few_bytes_a_row(n, k, kind, size, seed, data):
     """The lean stratified holdout draws what train_test_split(stratify=...) draws: the same rows (sorted) for the
     same seed, or the same error."""
     import numpy as np
     from sklearn.model_selection import train_test_split
 
-    from galaxy_dl.schemes import stratified_split
+    from galaxy_dl.runs.schemes import stratified_split
 
     codes = np.asarray(data.draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
     y = {"int": codes * 3 - 2, "str": np.array(["a", "bb", "c", "dd", "e", "f"])[codes], "float": codes * 0.5}[kind]
     try:
-        expected = tuple(np.sort(part) for part in train_test_split(np.arange(n), test_size=size, stratify=y, random_state=seed))
+        expected = tuple(
+            np.sort(part) for part in train_test_split(np.arange(n), test_size=size, stratify=y, random_state=seed)
+        )
     except ValueError as exc:
         with pytest.raises(ValueError) as raised:
             stratified_split(y, size, seed)

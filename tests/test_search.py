@@ -3,7 +3,7 @@ import pytest
 
 from galaxy_dl import runtime
 from galaxy_dl.errors import TrainingError, UsageError
-from galaxy_dl.search import results_layout
+from galaxy_dl.runs.search import results_layout
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -14,8 +14,8 @@ def keras():
 
 @pytest.fixture(scope="module")
 def data(binary_data):
-    from galaxy_dl.tables import TableSpec
-    from galaxy_dl.training import TrainingData
+    from galaxy_dl.data.tables import TableSpec
+    from galaxy_dl.runs.training import TrainingData
 
     return TrainingData.read(TableSpec(binary_data["x"], option="--x"), TableSpec(binary_data["y"], option="--y"))
 
@@ -23,9 +23,9 @@ def data(binary_data):
 def estimator(**params):
     import json
 
-    from galaxy_dl.architecture import build_sequential, to_json
-    from galaxy_dl.estimator import make_estimator
-    from galaxy_dl.layerspec import parse_layer
+    from galaxy_dl.model.architecture import build_sequential, to_json
+    from galaxy_dl.model.estimator import make_estimator
+    from galaxy_dl.model.layerspec import parse_layer
 
     layers = ["Normalization()", 'Dense(8, activation="relu")', 'Dense(1, activation="sigmoid")']
     architecture = json.loads(to_json(build_sequential((6,), [parse_layer(s) for s in layers])))
@@ -34,20 +34,26 @@ def estimator(**params):
 
 
 def search(data, params, **options):
-    from galaxy_dl.search import run_search
+    from galaxy_dl.runs.search import run_search
 
     return run_search(estimator(**options.pop("estimator", {})), data, params, **{"folds": 2, **options})
 
 
 @pytest.fixture(scope="module")
 def grid(data):
-    return search(data, ["dense.units=2,8", "learning_rate=0.001,0.05"], scoring=["accuracy", "roc_auc"],
-                  refit_metric="roc_auc")
+    return search(
+        data, ["dense.units=2,8", "learning_rate=0.001,0.05"], scoring=["accuracy", "roc_auc"], refit_metric="roc_auc"
+    )
 
 
 def test_grid_tries_every_setting_and_keeps_the_best(grid):
     table = grid.results
-    assert sorted(zip(table["dense.units"], table["learning_rate"])) == [(2, 0.001), (2, 0.05), (8, 0.001), (8, 0.05)]
+    assert sorted(zip(table["dense.units"], table["learning_rate"], strict=True)) == [
+        (2, 0.001),
+        (2, 0.05),
+        (8, 0.001),
+        (8, 0.05),
+    ]
     assert table["rank"].tolist() == [1, 2, 3, 4]
     assert table["mean_roc_auc"].iloc[0] == table["mean_roc_auc"].max()  # the refit metric chooses
     assert list(table.columns[:5]) == ["rank", "setting", "dense.units", "learning_rate", "mean_roc_auc"]
@@ -67,15 +73,22 @@ def test_the_scores_are_the_best_settings_folds(grid):
 
 
 def test_random_search_draws_from_the_distributions(data):
-    report = search(data, ["dense.units=randint(2, 9)", "learning_rate=loguniform(1e-3, 1e-1)"], search="random",
-                    n_iter=2, refit=False)  # the CLI tests draw twice with one seed and compare
+    report = search(
+        data,
+        ["dense.units=randint(2, 9)", "learning_rate=loguniform(1e-3, 1e-1)"],
+        search="random",
+        n_iter=2,
+        refit=False,
+    )  # the CLI tests draw twice with one seed and compare
     assert len(report.results) == 2 and report.results["dense.units"].between(2, 8).all()
     assert report.results["learning_rate"].between(1e-3, 1e-1).all() and report.results["learning_rate"].nunique() == 2
     assert report.estimator is None  # without refit there is no final model
 
 
 def test_halving_gives_the_survivors_more_epochs(data):
-    report = search(data, ["dense.units=1,4,16"], search="halving", factor=3, estimator={"epochs": 6}, scheme="train_val")
+    report = search(
+        data, ["dense.units=1,4,16"], search="halving", factor=3, estimator={"epochs": 6}, scheme="train_val"
+    )
     table = report.results
     assert table.groupby("round")["epochs"].first().to_dict() == {1: 2, 2: 6}
     assert (table["round"] == 1).sum() == 3 and (table["round"] == 2).sum() == 1
@@ -87,11 +100,16 @@ def test_halving_gives_the_survivors_more_epochs(data):
 
 
 def test_results_layout_reads_the_searched_names_even_epochs(grid):
-    from galaxy_dl.search import _params, results_table
+    from galaxy_dl.runs.search import _params, results_table
 
     assert results_layout(grid.results) == (["dense.units", "learning_rate"], "roc_auc")
-    cv = {"params": [{"epochs": 5}, {"epochs": 10}], "mean_test_accuracy": [0.5, 0.75], "std_test_accuracy": [0.1, 0.0],
-          "mean_fit_time": [1.0, 2.0], "error": ["", ""]}
+    cv = {
+        "params": [{"epochs": 5}, {"epochs": 10}],
+        "mean_test_accuracy": [0.5, 0.75],
+        "std_test_accuracy": [0.1, 0.0],
+        "mean_fit_time": [1.0, 2.0],
+        "error": ["", ""],
+    }
     table, best = results_table(cv, _params(["epochs=5,10"]), "accuracy")  # a grid search over epochs itself
     assert best == 1 and results_layout(table) == (["epochs"], "accuracy")
 
@@ -122,18 +140,23 @@ def test_a_holdout_scheme_scores_settings_on_the_validation_rows(data):
     report = search(data, ["dense.units=2,8"], scheme="train_val_test")
     assert [row["set"] for row in report.scores] == ["train", "validation", "test"]
     validation = next(row for row in report.scores if row["set"] == "validation")
-    assert validation["accuracy"] == pytest.approx(report.results["mean_accuracy"].iloc[0])  # the refit is the fit scored
+    assert validation["accuracy"] == pytest.approx(
+        report.results["mean_accuracy"].iloc[0]
+    )  # the refit is the fit scored
     assert (report.results["std_accuracy"] == 0).all()  # one split
     assert {held.name for held in report.heldout} == {"validation", "test"}
 
 
-@pytest.mark.parametrize("params, options, message", [
-    (["dense.units=uniform(1, 9)"], {}, "is a distribution; grid search takes lists"),
-    (["epochs=2,4"], {"search": "halving"}, "halving gives settings more epochs"),
-    (["dense.units=2,4"], {"search": "halving", "estimator": {"epochs": 2}}, "needs at least --halving-factor"),
-    (["dense.units=2,4"], {"refit_metric": "roc_auc"}, "--refit-metric roc_auc: not one of the --scoring metrics"),
-    ([], {}, "needs at least one --param"),
-])
+@pytest.mark.parametrize(
+    "params, options, message",
+    [
+        (["dense.units=uniform(1, 9)"], {}, "is a distribution; grid search takes lists"),
+        (["epochs=2,4"], {"search": "halving"}, "halving gives settings more epochs"),
+        (["dense.units=2,4"], {"search": "halving", "estimator": {"epochs": 2}}, "needs at least --halving-factor"),
+        (["dense.units=2,4"], {"refit_metric": "roc_auc"}, "--refit-metric roc_auc: not one of the --scoring metrics"),
+        ([], {}, "needs at least one --param"),
+    ],
+)
 def test_searches_that_cannot_run_are_refused(data, params, options, message):
     with pytest.raises(UsageError, match=message):
         search(data, params, **options)

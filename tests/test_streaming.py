@@ -3,17 +3,17 @@
 import numpy as np
 import pytest
 
-from galaxy_dl import streaming
-from galaxy_dl.features import Streaming
-from galaxy_dl.rowcache import DenseCache
-from galaxy_dl.tables import TableSpec
-from galaxy_dl.training import TrainingData, run_scheme
+from galaxy_dl.data import streaming
+from galaxy_dl.data.features import Streaming
+from galaxy_dl.data.rowcache import DenseCache
+from galaxy_dl.data.tables import TableSpec
+from galaxy_dl.runs.training import TrainingData, run_scheme
 
 
 def cache_of(X, tmp_path):
     cache = DenseCache(X.shape[1], str(tmp_path))
     for start in range(0, len(X), 7):
-        cache.append(X[start:start + 7])
+        cache.append(X[start : start + 7])
     return streaming.Rows(cache.finish())
 
 
@@ -27,7 +27,9 @@ def test_views_compose_and_densify_in_the_order_asked(tmp_path):
 
 
 def blocks(rows, seed, **kwargs):
-    return streaming.Blocks(rows, lambda block: block, np.arange(len(rows)), 4, True, seed, kwargs.get("rows_per_epoch"))
+    return streaming.Blocks(
+        rows, lambda block: block, np.arange(len(rows)), 4, True, seed, kwargs.get("rows_per_epoch")
+    )
 
 
 def tf_epochs(rows, seed, **kwargs):
@@ -68,14 +70,25 @@ def test_both_feeds_give_the_same_batches(tmp_path, monkeypatch):
 
 
 def test_streamed_normalization_sees_the_training_rows_only(iris_data, tmp_path, monkeypatch):
-    from galaxy_dl.estimator import KerasClassifier
+    from galaxy_dl.model.archive import load
+    from galaxy_dl.model.estimator import KerasClassifier
     from tests.conftest import build_model_zip
-    from galaxy_dl.archive import load
 
     monkeypatch.setattr(streaming, "BLOCK_BYTES", 4 * 4 * 16)
-    model = build_model_zip(tmp_path, "4", ["Normalization()", 'Dense(3, activation="softmax")'],
-                            "--loss", "sparse_categorical_crossentropy", "--epochs", "1", "--seed", "0")
-    data = TrainingData.read(TableSpec(iris_data["x"]), TableSpec(iris_data["y"]), how=Streaming(stream=True, cache_dir=str(tmp_path)))
+    model = build_model_zip(
+        tmp_path,
+        "4",
+        ["Normalization()", 'Dense(3, activation="softmax")'],
+        "--loss",
+        "sparse_categorical_crossentropy",
+        "--epochs",
+        "1",
+        "--seed",
+        "0",
+    )
+    data = TrainingData.read(
+        TableSpec(iris_data["x"]), TableSpec(iris_data["y"]), how=Streaming(stream=True, cache_dir=str(tmp_path))
+    )
     train = np.arange(0, 150, 2)
     estimator = load(model, "model")
     assert isinstance(estimator, KerasClassifier)
@@ -87,32 +100,44 @@ def test_streamed_normalization_sees_the_training_rows_only(iris_data, tmp_path,
 
 
 RUNS = [
-    ("train_val", "stratified"), ("train_val", "shuffle"), ("train_val", "none"), ("train_val", "group"),
-    ("train_val_test", "stratified"), ("cv", "stratified"),
+    ("train_val", "stratified"),
+    ("train_val", "shuffle"),
+    ("train_val", "none"),
+    ("train_val", "group"),
+    ("train_val_test", "stratified"),
+    ("cv", "stratified"),
 ]
 
 
 @pytest.mark.parametrize("scheme, split", RUNS)
-def test_streamed_and_in_memory_runs_choose_the_same_rows_and_scores(binary_data, binary_model, tmp_path, scheme, split):
+def test_streamed_and_in_memory_runs_choose_the_same_rows_and_scores(
+    binary_data, binary_model, tmp_path, scheme, split
+):
     """Full-batch training (batch larger than the data) takes batch order out, so the scores must agree."""
-    from galaxy_dl.archive import load
+    from galaxy_dl.model.archive import load
 
     groups = TableSpec(str(binary_data["dir"] / "groups.tsv"), option="--groups")
     (binary_data["dir"] / "groups.tsv").write_text("g\n" + "".join(f"g{i % 8}\n" for i in range(80)))
     reports = []
     for stream in (False, True):
-        data = TrainingData.read(TableSpec(binary_data["x"]), TableSpec(binary_data["y"]), groups=groups,
-                                 how=Streaming(stream=stream, cache_dir=str(tmp_path)))
+        data = TrainingData.read(
+            TableSpec(binary_data["x"]),
+            TableSpec(binary_data["y"]),
+            groups=groups,
+            how=Streaming(stream=stream, cache_dir=str(tmp_path)),
+        )
         assert streaming.is_lazy(data.X) == stream
         estimator = load(binary_model, "model").set_params(batch_size=1000, epochs=2)
-        reports.append(run_scheme(estimator, data, scheme=scheme, split=split, folds=3, scoring=("accuracy", "roc_auc")))
+        reports.append(
+            run_scheme(estimator, data, scheme=scheme, split=split, folds=3, scoring=("accuracy", "roc_auc"))
+        )
     memory, streamed = reports
-    for a, b in zip(memory.heldout, streamed.heldout):
+    for a, b in zip(memory.heldout, streamed.heldout, strict=True):
         assert a.name == b.name
         np.testing.assert_array_equal(a.rows, b.rows)
         np.testing.assert_array_equal(a.true, b.true)
     assert [r["set"] for r in memory.scores] == [r["set"] for r in streamed.scores]
-    for a, b in zip(memory.scores, streamed.scores):
+    for a, b in zip(memory.scores, streamed.scores, strict=True):
         assert a["rows"] == b["rows"]
         for metric in ("loss", "accuracy", "roc_auc"):
             assert a[metric] == pytest.approx(b[metric], abs=1e-4), (a["set"], metric)

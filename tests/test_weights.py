@@ -2,8 +2,9 @@ import h5py
 import numpy as np
 import pytest
 
-from galaxy_dl import runtime, weights
+from galaxy_dl import runtime
 from galaxy_dl.errors import ModelError
+from galaxy_dl.model import weights
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def test_saves_at_exactly_the_given_path_whatever_the_suffix(model, tmp_path):
         assert "layers" in f
     clone = type(model).from_config(model.get_config())
     weights.load(clone, str(target))
-    for a, b in zip(model.get_weights(), clone.get_weights()):
+    for a, b in zip(model.get_weights(), clone.get_weights(), strict=True):
         assert np.array_equal(a, b)
 
 
@@ -37,7 +38,9 @@ def test_bytes_round_trip(model):
 
 def test_shape_mismatch_names_variable_and_shapes(model, tmp_path):
     keras = runtime.import_keras()
-    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5, name="hidden"), keras.layers.Dense(1, name="out")])
+    other = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(5, name="hidden"), keras.layers.Dense(1, name="out")]
+    )
     path = tmp_path / "other.h5"
     weights.save(other, str(path))
     with pytest.raises(ModelError, match=r"hidden/kernel has shape \(3, 2\) in the model but \(3, 5\) in the file"):

@@ -125,7 +125,7 @@ def child_threads(threads: int):
 def select_backend(name: str | None) -> str:
     """Keras' backend: ``name`` (--backend), else $KERAS_BACKEND, else TensorFlow; jax must be installed
     for JAX (checked without importing it, so that --help and option errors stay fast)."""
-    from .errors import UsageError
+    from galaxy_dl.errors import UsageError
 
     name = name or os.environ.get("KERAS_BACKEND") or "tensorflow"
     if name not in BACKENDS:
@@ -164,7 +164,7 @@ def seed(value: int) -> None:
     # pipelines that JAX runs do not use. Keras then takes TensorFlow for absent, which changes nothing that works
     # on JAX (its TensorFlow-only lookup layers cannot run inside a JAX model in any case).
     hide = keras.backend.backend() != "tensorflow"
-    with quiet_native_stderr(), (_hidden("tensorflow") if hide else contextlib.nullcontext()):
+    with quiet_native_stderr(), _hidden("tensorflow") if hide else contextlib.nullcontext():
         keras.utils.set_random_seed(value)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf

@@ -8,11 +8,11 @@ import pytest
 
 pytest.importorskip("galaxy.tool_util")
 
-from galaxy.tool_util.lint import LintContext, LintLevel, XMLLintMessageLine, lint_tool_source_with  # noqa: E402
-from galaxy.tool_util.loader_directory import looks_like_a_tool  # noqa: E402
+from galaxy.tool_util.lint import LintContext, LintLevel, XMLLintMessageLine, lint_tool_source_with
+from galaxy.tool_util.loader_directory import looks_like_a_tool
 
-from galaxy_dl import __version__  # noqa: E402
-from tests.tool_xml.harness import ToolRunner  # noqa: E402
+from galaxy_dl import __version__
+from tests.tool_xml.harness import ToolRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL_DIR = ROOT / "tool_xml"

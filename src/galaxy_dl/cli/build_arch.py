@@ -2,10 +2,12 @@
 
 import click
 
-from .common import backend_option, load_keras, max_params_option, program, setup_runtime, threads_option
+from galaxy_dl.cli.common import backend_option, load_keras, max_params_option, program, setup_runtime, threads_option
 
 
-@program("build-arch", help="""Build a Keras model architecture and write it as Keras JSON.
+@program(
+    "build-arch",
+    help="""Build a Keras model architecture and write it as Keras JSON.
 
 \b
 Sequential stacks from flags:
@@ -16,10 +18,18 @@ Graphs (several inputs, merges, named layers) from a YAML or JSON spec:
 
 A layer spec is a call of any keras.layers class with literal arguments; initializers,
 regularizers and constraints may be called inside it, e.g.
-'Dense(16, kernel_regularizer=L2(0.01), kernel_constraint=MaxNorm(3))'.""")
-@click.option("--input-shape", metavar="SHAPE", help="Shape of one input row: 7129, 7129, or (7129,); 28,28,1 for images.")
+'Dense(16, kernel_regularizer=L2(0.01), kernel_constraint=MaxNorm(3))'.""",
+)
+@click.option(
+    "--input-shape", metavar="SHAPE", help="Shape of one input row: 7129, 7129, or (7129,); 28,28,1 for images."
+)
 @click.option("--layer", "layers", multiple=True, metavar="SPEC", help="A layer, in order; repeat for each layer.")
-@click.option("--spec", "spec_path", type=click.Path(dir_okay=False), help="YAML/JSON graph spec instead of --input-shape/--layer.")
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(dir_okay=False),
+    help="YAML/JSON graph spec instead of --input-shape/--layer.",
+)
 @click.option("--name", default=None, help="Model name.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Architecture JSON to write ('-' for stdout).")
 @click.option("--quiet", is_flag=True, help="Do not print the model summary to stderr.")
@@ -28,8 +38,8 @@ regularizers and constraints may be called inside it, e.g.
 @threads_option
 def main(input_shape, layers, spec_path, name, output, quiet, threads, backend):
     setup_runtime(threads, backend)
-    from ..fileio import check_writable, write_text
-    from ..layerspec import parse_layer, parse_shape
+    from galaxy_dl.data.fileio import check_writable, write_text
+    from galaxy_dl.model.layerspec import parse_layer, parse_shape
 
     if spec_path and (input_shape or layers):
         raise click.UsageError("give either --spec or --input-shape with --layer, not both")
@@ -39,18 +49,15 @@ def main(input_shape, layers, spec_path, name, output, quiet, threads, backend):
     calls = [parse_layer(spec) for spec in layers]  # syntax errors before the slow Keras import
     shape = parse_shape(input_shape) if input_shape else None
     if spec_path:
-        from ..specfile import load_spec
+        from galaxy_dl.model.specfile import load_spec
 
         spec = load_spec(spec_path, "--spec")  # a bad spec is refused before the slow Keras import
         if name:
             spec["name"] = name
     load_keras()
-    from ..architecture import build_functional, build_sequential, summary, to_json
+    from galaxy_dl.model.architecture import build_functional, build_sequential, summary, to_json
 
-    if spec_path:
-        model = build_functional(spec, f"--spec {spec_path}")
-    else:
-        model = build_sequential(shape, calls, name=name)
+    model = build_functional(spec, f"--spec {spec_path}") if spec_path else build_sequential(shape, calls, name=name)
     if not quiet:
         click.echo(summary(model), err=True)
     write_text(output, to_json(model))

@@ -2,10 +2,20 @@
 
 import click
 
-from .common import backend_option, max_params_option, load_keras, program, setup_runtime, split_list, threads_option
+from galaxy_dl.cli.common import (
+    backend_option,
+    load_keras,
+    max_params_option,
+    program,
+    setup_runtime,
+    split_list,
+    threads_option,
+)
 
 
-@program("build-model", help="""Make an estimator archive (ZIP of JSON, never a pickle) from an architecture.
+@program(
+    "build-model",
+    help="""Make an estimator archive (ZIP of JSON, never a pickle) from an architecture.
 
 \b
   build-model --arch arch.json --task classification --loss binary_crossentropy \\
@@ -18,28 +28,87 @@ Several outputs: one --loss for all, or --loss 'main=binary_crossentropy,aux=mse
 with --loss-weights 'main=1,aux=0.2'.
 All options can come from --config FILE (YAML or JSON, keys as in --params-out); flags win.
 --from converts a Galaxy-ML estimator (h5mlm; fitted ones keep their weights) or
-another archive, with any flag given overriding its setting.""")
-@click.option("--arch", "arch_path", default=None, metavar="PATH", help="Architecture JSON (build-arch's, or Keras 2's from Galaxy-ML).")
-@click.option("--from", "from_path", default=None, metavar="PATH", help="Start from this estimator instead: a Galaxy-ML h5mlm or an archive.")
-@click.option("--task", type=click.Choice(["classification", "regression"]), default="classification", show_default=True)
-@click.option("--loss", default=None, help="Loss name, or OUTPUT=LOSS,… per output [default: binary_crossentropy / mse by task].")
-@click.option("--loss-weights", default=None, metavar="OUTPUT=W,…", help="Weights of the outputs' losses in the total loss.")
-@click.option("--optimizer", default="rmsprop", show_default=True, help="SGD, RMSprop, Adam, AdamW, Adamax, Adagrad, Adadelta, Nadam, Ftrl, …")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None, help="Optimizer learning rate.")
-@click.option("--optimizer-param", "optimizer_param", multiple=True, metavar="NAME=VALUE", help="Any optimizer parameter; repeatable.")
-@click.option("--metrics", multiple=True, metavar="LIST", help="Keras metrics to compile, e.g. accuracy,auc,precision,recall.")
+another archive, with any flag given overriding its setting.""",
+)
+@click.option(
+    "--arch",
+    "arch_path",
+    default=None,
+    metavar="PATH",
+    help="Architecture JSON (build-arch's, or Keras 2's from Galaxy-ML).",
+)
+@click.option(
+    "--from",
+    "from_path",
+    default=None,
+    metavar="PATH",
+    help="Start from this estimator instead: a Galaxy-ML h5mlm or an archive.",
+)
+@click.option(
+    "--task", type=click.Choice(["classification", "regression"]), default="classification", show_default=True
+)
+@click.option(
+    "--loss", default=None, help="Loss name, or OUTPUT=LOSS,… per output [default: binary_crossentropy / mse by task]."
+)
+@click.option(
+    "--loss-weights", default=None, metavar="OUTPUT=W,…", help="Weights of the outputs' losses in the total loss."
+)
+@click.option(
+    "--optimizer",
+    default="rmsprop",
+    show_default=True,
+    help="SGD, RMSprop, Adam, AdamW, Adamax, Adagrad, Adadelta, Nadam, Ftrl, …",
+)
+@click.option(
+    "--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None, help="Optimizer learning rate."
+)
+@click.option(
+    "--optimizer-param",
+    "optimizer_param",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Any optimizer parameter; repeatable.",
+)
+@click.option(
+    "--metrics", multiple=True, metavar="LIST", help="Keras metrics to compile, e.g. accuracy,auc,precision,recall."
+)
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--validation-split", type=float, default=0.0, show_default=True, help="Keras' own split, used when train-eval gives no validation data.")
+@click.option(
+    "--validation-split",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Keras' own split, used when train-eval gives no validation data.",
+)
 @click.option("--steps-per-epoch", type=int, default=None)
 @click.option("--validation-steps", type=int, default=None)
 @click.option("--shuffle/--no-shuffle", default=True, show_default=True, help="Shuffle training rows each epoch.")
 @click.option("--class-weight", default=None, metavar="balanced|LABEL=W,…", help="Class weights for imbalanced labels.")
-@click.option("--callback", "callbacks", multiple=True, metavar="SPEC", help="EarlyStopping(...), ReduceLROnPlateau(...) or TerminateOnNaN(); repeatable.")
-@click.option("--verbose", type=click.Choice(["auto", "0", "1", "2"]), default="auto", show_default=True,
-              help="Keras training output: auto is a progress bar on a terminal, a line per epoch otherwise.")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed: same seed and inputs, same results.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="YAML/JSON file with any of the options above.")
+@click.option(
+    "--callback",
+    "callbacks",
+    multiple=True,
+    metavar="SPEC",
+    help="EarlyStopping(...), ReduceLROnPlateau(...) or TerminateOnNaN(); repeatable.",
+)
+@click.option(
+    "--verbose",
+    type=click.Choice(["auto", "0", "1", "2"]),
+    default="auto",
+    show_default=True,
+    help="Keras training output: auto is a progress bar on a terminal, a line per epoch otherwise.",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=None, help="Random seed: same seed and inputs, same results."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML/JSON file with any of the options above.",
+)
 @click.option("--params-out", default=None, metavar="PATH", help="Also write the estimator's parameters as a table.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Estimator archive to write.")
 @max_params_option
@@ -47,7 +116,7 @@ another archive, with any flag given overriding its setting.""")
 @threads_option
 def main(arch_path, from_path, config_path, params_out, output, threads, backend, **options):
     setup_runtime(threads, backend)
-    from ..fileio import check_writable
+    from galaxy_dl.data.fileio import check_writable
 
     if (arch_path is None) == (from_path is None):
         raise click.UsageError("give --arch (an architecture) or --from (an estimator to convert), one of them")
@@ -59,8 +128,8 @@ def main(arch_path, from_path, config_path, params_out, output, threads, backend
         return _convert(from_path, options, config_path, params_out, output, ctx)
     params = _params(options, config_path, ctx)
     load_keras()
-    from ..architecture import load_json_file, model_from_config
-    from ..estimator import make_estimator
+    from galaxy_dl.model.architecture import load_json_file, model_from_config
+    from galaxy_dl.model.estimator import make_estimator
 
     source = f"--arch {arch_path}"
     architecture = load_json_file(arch_path, source)
@@ -73,11 +142,11 @@ def main(arch_path, from_path, config_path, params_out, output, threads, backend
 
 def _convert(from_path, options, config_path, params_out, output, ctx):
     """An estimator read from a file (Galaxy-ML's or ours), with the flags given overriding its settings."""
-    from ..errors import UsageError
+    from galaxy_dl.errors import UsageError
 
     load_keras()
-    from ..architecture import model_from_config
-    from ..archive import load
+    from galaxy_dl.model.architecture import model_from_config
+    from galaxy_dl.model.archive import load
 
     source = f"--from {from_path}"
     estimator = load(from_path, source)
@@ -97,10 +166,10 @@ def _given(ctx, name: str) -> bool:
 
 
 def _write(estimator, output, params_out):
-    from ..archive import save
-    from ..config import params_table
-    from ..fileio import together
-    from ..tables import write_table
+    from galaxy_dl.data.fileio import together
+    from galaxy_dl.data.tables import write_table
+    from galaxy_dl.model.archive import save
+    from galaxy_dl.model.config import params_table
 
     with together():  # the archive and its parameter table, or neither
         save(estimator, output)
@@ -110,12 +179,12 @@ def _write(estimator, output, params_out):
 
 def _params(options: dict, config_path, ctx, base: dict | None = None) -> dict:
     """Merge ``base`` settings, config file and flags (explicit flags win), in estimator-parameter form."""
-    from ..config import CONFIG_KEYS, callback_entry, class_weight, named_values, validate_config
-    from ..layerspec import parse_kwargs
+    from galaxy_dl.model.config import CONFIG_KEYS, callback_entry, class_weight, named_values, validate_config
+    from galaxy_dl.model.layerspec import parse_kwargs
 
     config = dict(base or {})
     if config_path:
-        from ..specfile import load_spec
+        from galaxy_dl.model.specfile import load_spec
 
         config.update(validate_config(load_spec(config_path, "--config"), f"--config {config_path}"))
 
@@ -127,8 +196,18 @@ def _params(options: dict, config_path, ctx, base: dict | None = None) -> dict:
         options = {**options, "loss": named_values(options["loss"], "--loss", numeric=False)}
     if given("loss_weights"):
         params["loss_weights"] = named_values(options["loss_weights"], "--loss-weights")
-    for key in ("task", "loss", "optimizer", "epochs", "batch_size", "validation_split", "steps_per_epoch",
-                "validation_steps", "shuffle", "seed"):
+    for key in (
+        "task",
+        "loss",
+        "optimizer",
+        "epochs",
+        "batch_size",
+        "validation_split",
+        "steps_per_epoch",
+        "validation_steps",
+        "shuffle",
+        "seed",
+    ):
         if given(key) or key not in params:
             params[key] = options[key]
     if given("verbose") or "verbose" not in params:

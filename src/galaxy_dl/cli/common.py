@@ -10,10 +10,10 @@ import sys
 
 import click
 
-from .. import __version__, limits
-from ..errors import ExitStatus, GalaxyDLError, OutputError, first_line
-from ..runtime import BACKENDS, JAX_EXTRA
-from ..tables import Columns, TableSpec
+from galaxy_dl import __version__, limits
+from galaxy_dl.data.tables import Columns, TableSpec
+from galaxy_dl.errors import ExitStatus, GalaxyDLError, OutputError, first_line
+from galaxy_dl.runtime import BACKENDS, JAX_EXTRA
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -71,7 +71,7 @@ def program(name: str, sections: dict | None = None, **command_kwargs):
         @click.version_option(__version__, "-V", "--version", prog_name=name)
         @functools.wraps(fn)
         def command(debug: bool, **params):
-            from ..runtime import interruptible, start_up
+            from galaxy_dl.runtime import interruptible, start_up
 
             try:
                 with interruptible(), start_up():
@@ -96,7 +96,11 @@ def program(name: str, sections: dict | None = None, **command_kwargs):
                     raise
                 if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     _fail(name, str(OutputError(first_line(exc))), ExitStatus.OUTPUT)
-                _fail(name, f"internal error: {type(exc).__name__}: {first_line(exc)} (run again with --debug)", ExitStatus.ERROR)
+                _fail(
+                    name,
+                    f"internal error: {type(exc).__name__}: {first_line(exc)} (run again with --debug)",
+                    ExitStatus.ERROR,
+                )
 
         return command
 
@@ -104,9 +108,11 @@ def program(name: str, sections: dict | None = None, **command_kwargs):
 
 
 def _fail(name: str, message: str, status: int):
-    message = " ".join(part.strip() for part in message.splitlines() if part.strip())  # one line, whatever the cause said
+    message = " ".join(
+        part.strip() for part in message.splitlines() if part.strip()
+    )  # one line, whatever the cause said
     click.echo(f"{name}: error: {message}", err=True)
-    distribution = sys.modules.get("galaxy_dl.distribution")
+    distribution = sys.modules.get("galaxy_dl.runs.distribution")
     if distribution is not None and distribution.exit_now():  # JAX's shutdown would wait for the lost peer
         sys.stdout.flush()
         sys.stderr.flush()
@@ -130,26 +136,38 @@ def _set_max_params(ctx, param, value):
 
 
 max_params_option = click.option(
-    "--max-params", type=click.IntRange(min=1), default=None, metavar="N", expose_value=False, callback=_set_max_params,
-    help=f"Refuse models with more parameters [default: ${limits.MAX_PARAMS_VARIABLE}, else {limits.DEFAULT_MAX_PARAMS:,}].")
+    "--max-params",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    expose_value=False,
+    callback=_set_max_params,
+    help=(
+        f"Refuse models with more parameters [default: ${limits.MAX_PARAMS_VARIABLE}, else "
+        f"{limits.DEFAULT_MAX_PARAMS:,}]."
+    ),
+)
 
 
 backend_option = click.option(
-    "--backend", type=click.Choice(BACKENDS), default=None,
-    help=f"Keras backend [default: $KERAS_BACKEND, else tensorflow]; jax needs {JAX_EXTRA}.")
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default=None,
+    help=f"Keras backend [default: $KERAS_BACKEND, else tensorflow]; jax needs {JAX_EXTRA}.",
+)
 
 
 def setup_runtime(threads, backend=None) -> str:
     """Choose the backend, cap threads and quiet TensorFlow: first thing in a command, before NumPy loads;
     returns the backend."""
-    from .. import runtime
+    from galaxy_dl import runtime
 
     return runtime.configure(threads or runtime.default_threads(), backend)
 
 
 def load_keras():
     """Import Keras (and TensorFlow) quietly, once the cheap checks have passed."""
-    from ..runtime import import_keras
+    from galaxy_dl.runtime import import_keras
 
     return import_keras()
 
@@ -170,16 +188,40 @@ def table_options(prefix: str, what: str):
 
     def decorate(fn):
         options = [
-            click.option(f"--{prefix}-cols", f"{key}_cols", multiple=True, metavar="LIST",
-                         help=f"Use only these 1-based columns of {what} (e.g. 1,3-5)."),
-            click.option(f"--{prefix}-cols-except", f"{key}_cols_except", multiple=True, metavar="LIST",
-                         help=f"Use all columns of {what} except these 1-based ones."),
-            click.option(f"--{prefix}-names", f"{key}_names", multiple=True, metavar="LIST",
-                         help=f"Use only the columns of {what} with these header names."),
-            click.option(f"--{prefix}-names-except", f"{key}_names_except", multiple=True, metavar="LIST",
-                         help=f"Use all columns of {what} except those with these header names."),
-            click.option(f"--{prefix}-no-header", f"{key}_no_header", is_flag=True,
-                         help=f"{what[0].upper() + what[1:]} has no header row."),
+            click.option(
+                f"--{prefix}-cols",
+                f"{key}_cols",
+                multiple=True,
+                metavar="LIST",
+                help=f"Use only these 1-based columns of {what} (e.g. 1,3-5).",
+            ),
+            click.option(
+                f"--{prefix}-cols-except",
+                f"{key}_cols_except",
+                multiple=True,
+                metavar="LIST",
+                help=f"Use all columns of {what} except these 1-based ones.",
+            ),
+            click.option(
+                f"--{prefix}-names",
+                f"{key}_names",
+                multiple=True,
+                metavar="LIST",
+                help=f"Use only the columns of {what} with these header names.",
+            ),
+            click.option(
+                f"--{prefix}-names-except",
+                f"{key}_names_except",
+                multiple=True,
+                metavar="LIST",
+                help=f"Use all columns of {what} except those with these header names.",
+            ),
+            click.option(
+                f"--{prefix}-no-header",
+                f"{key}_no_header",
+                is_flag=True,
+                help=f"{what[0].upper() + what[1:]} has no header row.",
+            ),
         ]
         for option in reversed(options):
             fn = option(fn)
@@ -196,7 +238,12 @@ def table_spec(path: str, prefix: str, params: dict, no_header: bool = False, op
     key = prefix.replace("-", "_")
     chosen = [
         (mode, split_list(params.pop(f"{key}_{suffix}")))
-        for mode, suffix in (("index", "cols"), ("index_except", "cols_except"), ("name", "names"), ("name_except", "names_except"))
+        for mode, suffix in (
+            ("index", "cols"),
+            ("index_except", "cols_except"),
+            ("name", "names"),
+            ("name_except", "names_except"),
+        )
     ]
     given = [(mode, values) for mode, values in chosen if values]
     if len(given) > 1:

@@ -2,12 +2,14 @@
 
 import click
 
-from ..limits import DEFAULT_MAX_CLASSES
-from ..plots import FORMATS, NORMALIZE
-from .common import no_header_option, program, table_options, table_spec
+from galaxy_dl.cli.common import no_header_option, program, table_options, table_spec
+from galaxy_dl.limits import DEFAULT_MAX_CLASSES
+from galaxy_dl.report.plots import FORMATS, NORMALIZE
 
 
-@program("plot-cm", help="""Plot the confusion matrix of true vs predicted labels.
+@program(
+    "plot-cm",
+    help="""Plot the confusion matrix of true vs predicted labels.
 
 \b
   plot-cm --y-true y_test.tsv --y-pred predictions.tsv -o cm.png
@@ -15,31 +17,78 @@ from .common import no_header_option, program, table_options, table_spec
 
 Rows are true labels, columns predicted labels, both the sorted union of the labels
 in the two files unless --labels orders or renames them. A one-line summary
-(accuracy, per-class recall) goes to stderr.""")
+(accuracy, per-class recall) goes to stderr.""",
+)
 @click.option("--y-true", "true_path", required=True, metavar="PATH", help="True labels (one column, or choose it).")
 @click.option("--y-pred", "pred_path", required=True, metavar="PATH", help="Predicted labels, e.g. predict's output.")
 @table_options("y-true", "the true-label table")
 @table_options("y-pred", "the predicted-label table")
 @no_header_option
-@click.option("--labels", default=None, metavar="L=NAME,…", help="Order and/or rename labels, e.g. 0=ALL,1=AML or AML,ALL.")
-@click.option("--normalize", type=click.Choice(NORMALIZE), default="none", show_default=True,
-              help="none: counts; true/pred/all: fractions over rows/columns/everything (scikit-learn's meanings).")
-@click.option("--cmap", default="Blues", show_default=True, help="Any matplotlib colormap (Galaxy-ML's names work too).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Image format [default: from the suffix, else png].")
+@click.option(
+    "--labels", default=None, metavar="L=NAME,…", help="Order and/or rename labels, e.g. 0=ALL,1=AML or AML,ALL."
+)
+@click.option(
+    "--normalize",
+    type=click.Choice(NORMALIZE),
+    default="none",
+    show_default=True,
+    help="none: counts; true/pred/all: fractions over rows/columns/everything (scikit-learn's meanings).",
+)
+@click.option(
+    "--cmap", default="Blues", show_default=True, help="Any matplotlib colormap (Galaxy-ML's names work too)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Image format [default: from the suffix, else png].",
+)
 @click.option("--dpi", type=click.IntRange(min=30, max=1200), default=150, show_default=True)
 @click.option("--title", default="Confusion matrix", show_default=True)
 @click.option("--xlabel", default="Predicted label", show_default=True)
 @click.option("--ylabel", default="True label", show_default=True)
-@click.option("--max-classes", type=click.IntRange(min=2), default=DEFAULT_MAX_CLASSES, show_default=True, metavar="N",
-              help="Refuse label files with more classes (a matrix of N x N cells).")
-@click.option("--matrix-out", default=None, metavar="PATH", help="Also write the matrix as a table (rows true, columns predicted).")
-@click.option("--metrics-out", default=None, metavar="PATH",
-              help="Also write precision, recall, F1 and support per class, their macro and weighted averages, and accuracy.")
+@click.option(
+    "--max-classes",
+    type=click.IntRange(min=2),
+    default=DEFAULT_MAX_CLASSES,
+    show_default=True,
+    metavar="N",
+    help="Refuse label files with more classes (a matrix of N x N cells).",
+)
+@click.option(
+    "--matrix-out",
+    default=None,
+    metavar="PATH",
+    help="Also write the matrix as a table (rows true, columns predicted).",
+)
+@click.option(
+    "--metrics-out",
+    default=None,
+    metavar="PATH",
+    help="Also write precision, recall, F1 and support per class, their macro and weighted averages, and accuracy.",
+)
 @click.option("-o", "--output", required=True, metavar="PATH", help="Image to write.")
-def main(true_path, pred_path, no_header, labels, normalize, cmap, fmt, dpi, title, xlabel, ylabel, max_classes, matrix_out,
-         metrics_out, output, **table_params):
-    from ..plots import plot_confusion
-    from ..fileio import check_writable
+def main(
+    true_path,
+    pred_path,
+    no_header,
+    labels,
+    normalize,
+    cmap,
+    fmt,
+    dpi,
+    title,
+    xlabel,
+    ylabel,
+    max_classes,
+    matrix_out,
+    metrics_out,
+    output,
+    **table_params,
+):
+    from galaxy_dl.data.fileio import check_writable
+    from galaxy_dl.report.plots import plot_confusion
 
     check_writable(output, "-o/--output")
     for option, path in (("--matrix-out", matrix_out), ("--metrics-out", metrics_out)):
@@ -47,7 +96,20 @@ def main(true_path, pred_path, no_header, labels, normalize, cmap, fmt, dpi, tit
             check_writable(path, option)
     true_spec = table_spec(true_path, "y-true", table_params, no_header)
     pred_spec = table_spec(pred_path, "y-pred", table_params, no_header)
-    summary = plot_confusion(true_spec, pred_spec, output, labels=labels, normalize=normalize, cmap=cmap, fmt=fmt,
-                             dpi=dpi, title=title, xlabel=xlabel, ylabel=ylabel, matrix_out=matrix_out,
-                             max_classes=max_classes, metrics_out=metrics_out)
+    summary = plot_confusion(
+        true_spec,
+        pred_spec,
+        output,
+        labels=labels,
+        normalize=normalize,
+        cmap=cmap,
+        fmt=fmt,
+        dpi=dpi,
+        title=title,
+        xlabel=xlabel,
+        ylabel=ylabel,
+        matrix_out=matrix_out,
+        max_classes=max_classes,
+        metrics_out=metrics_out,
+    )
     click.echo(summary, err=True)

@@ -1,12 +1,16 @@
-"""plot-reg: regression predictions against the truth, as figures (PNG, SVG or PDF) and a metrics table. Never imports Keras."""
+"""plot-reg: regression predictions against the truth, as figures (PNG, SVG or PDF) and a metrics table.
+
+Never imports Keras."""
 
 import click
 
-from ..plots import FORMATS
-from .common import no_header_option, program, table_options, table_spec
+from galaxy_dl.cli.common import no_header_option, program, table_options, table_spec
+from galaxy_dl.report.plots import FORMATS
 
 
-@program("plot-reg", help="""Plot actual vs predicted values and residuals, and score the predictions.
+@program(
+    "plot-reg",
+    help="""Plot actual vs predicted values and residuals, and score the predictions.
 
 \b
   plot-reg --y-true y_test.tsv --y-pred predictions.tsv -o regression.png --metrics-out metrics.tsv
@@ -14,20 +18,27 @@ from .common import no_header_option, program, table_options, table_spec
 Three panels: actual and predicted values along the rows, predicted against actual
 (with the identity line) and residuals against predicted values. R2, RMSE, MAE,
 explained variance and the row count go to --metrics-out and, in one line, to stderr.
-Class labels are plot-cm's.""")
+Class labels are plot-cm's.""",
+)
 @click.option("--y-true", "true_path", required=True, metavar="PATH", help="True values (one column, or choose it).")
 @click.option("--y-pred", "pred_path", required=True, metavar="PATH", help="Predicted values, e.g. predict's output.")
 @table_options("y-true", "the true-value table")
 @table_options("y-pred", "the predicted-value table")
 @no_header_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Image format [default: from the suffix, else png].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Image format [default: from the suffix, else png].",
+)
 @click.option("--dpi", type=click.IntRange(min=30, max=1200), default=150, show_default=True)
 @click.option("--title", default="Regression: actual vs predicted", show_default=True)
 @click.option("--metrics-out", default=None, metavar="PATH", help="Also write the metrics as a table (metric, value).")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Image to write.")
 def main(true_path, pred_path, no_header, fmt, dpi, title, metrics_out, output, **table_params):
-    from ..fileio import check_writable
-    from ..regression import evaluate
+    from galaxy_dl.data.fileio import check_writable
+    from galaxy_dl.report.regression import evaluate
 
     check_writable(output, "-o/--output")
     if metrics_out:

@@ -8,8 +8,8 @@ writes each atomically.
 import gc
 from contextlib import contextmanager
 
-from ..errors import OutputError, UsageError, first_line
-from .document import Run
+from galaxy_dl.errors import OutputError, UsageError, first_line
+from galaxy_dl.report.document import Run
 
 FORMATS = ("html", "pdf")
 SUFFIXES = {"html": "html", "htm": "html", "pdf": "pdf"}
@@ -28,8 +28,11 @@ def targets(paths, formats=()) -> list[tuple[str, str]]:
         suffix = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
         fmt = formats[i] if formats else SUFFIXES.get(suffix)
         if fmt not in FORMATS:
-            raise UsageError(f"--report {path}: the suffix tells neither html nor pdf; add --report-format html|pdf"
-                             if not formats else f"--report-format {fmt}: one of {', '.join(FORMATS)}")
+            raise UsageError(
+                f"--report {path}: the suffix tells neither html nor pdf; add --report-format html|pdf"
+                if not formats
+                else f"--report-format {fmt}: one of {', '.join(FORMATS)}"
+            )
         chosen.append((path, fmt))
     return chosen
 
@@ -39,8 +42,8 @@ def render(report, data, estimator, run: Run, formats) -> dict:
     import matplotlib
 
     matplotlib.use("agg")  # scikit-learn's displays import pyplot: no GUI backend is looked for
-    from . import to_html, to_pdf
-    from .content import build
+    from galaxy_dl.report import to_html, to_pdf
+    from galaxy_dl.report.content import build
 
     try:
         with _young_objects_only():
@@ -60,7 +63,7 @@ def _young_objects_only():
     set off several. When objects were frozen before (our programs freeze their imports), the newer ones stay
     frozen too: unfreezing would thaw the caller's as well. Our programs say that they froze their imports
     (counting frozen objects walks every one of them: 40 ms after Keras' imports)."""
-    from ..runtime import imports_frozen
+    from galaxy_dl.runtime import imports_frozen
 
     first = not imports_frozen() and not gc.get_freeze_count()
     gc.freeze()
@@ -72,7 +75,7 @@ def _young_objects_only():
 
 
 def write(rendered: dict, chosen: list[tuple[str, str]]) -> None:
-    from ..fileio import write_bytes
+    from galaxy_dl.data.fileio import write_bytes
 
     for path, fmt in chosen:
         write_bytes(path, rendered[fmt])

@@ -7,8 +7,8 @@ from importlib import metadata
 
 import numpy as np
 
-from . import figures
-from .document import Document, Facts, Figure, Note, Run, Section, Table
+from galaxy_dl.report import figures
+from galaxy_dl.report.document import Document, Facts, Figure, Note, Run, Section, Table
 
 LIBRARIES = ("keras", "tensorflow", "jax", "scikit-learn", "numpy", "pandas", "h5py", "matplotlib")
 MODULES = {"scikit-learn": "sklearn"}  # distribution -> module, where they differ
@@ -23,8 +23,13 @@ def build(report, data, estimator, run: Run) -> Document:
     model_source = final if final is not None else estimator
     doc = Document("Training report", f"{estimator.task} · {data.source}")
     with matplotlib.rc_context(figures.FONT):
-        doc.sections += [_run(run, model_source), _data(data, estimator.task), _model(final, estimator),
-                         _parameters(model_source), _scores(report)]
+        doc.sections += [
+            _run(run, model_source),
+            _data(data, estimator.task),
+            _model(final, estimator),
+            _parameters(model_source),
+            _scores(report),
+        ]
         doc.sections.append(_curves(report, model_source))
         doc.sections.append(_predictions(report, data, final, estimator.task))
         if report.results is not None:
@@ -35,17 +40,20 @@ def build(report, data, estimator, run: Run) -> Document:
 def _run(run: Run, estimator) -> Section:
     import keras
 
-    from .. import __version__
+    from galaxy_dl import __version__
 
     installed = {name: _version(name) for name in LIBRARIES}
     versions = ", ".join(f"{name} {version}" for name, version in installed.items() if version)
-    rows = [("command", run.command), ("date", run.started),
-            ("wall time", f"{run.wall_time_s:.1f} s" if run.wall_time_s is not None else "not measured"),
-            ("scheme", describe_scheme(run.scheme, estimator.task)),
-            ("search", run.search or "none"),
-            ("seed", str(estimator.seed) if estimator.seed is not None else "none (not reproducible)"),
-            ("backend", f"Keras {keras.__version__} on {keras.backend.backend()}"),
-            ("versions", f"galaxy-dl {__version__}, Python {platform.python_version()}, {versions}")]
+    rows = [
+        ("command", run.command),
+        ("date", run.started),
+        ("wall time", f"{run.wall_time_s:.1f} s" if run.wall_time_s is not None else "not measured"),
+        ("scheme", describe_scheme(run.scheme, estimator.task)),
+        ("search", run.search or "none"),
+        ("seed", str(estimator.seed) if estimator.seed is not None else "none (not reproducible)"),
+        ("backend", f"Keras {keras.__version__} on {keras.backend.backend()}"),
+        ("versions", f"galaxy-dl {__version__}, Python {platform.python_version()}, {versions}"),
+    ]
     return Section("run", "Run", [Facts(rows, VARIES)])
 
 
@@ -83,11 +91,13 @@ def describe_scheme(options: dict, task: str) -> str:
 def _data(data, task: str) -> Section:
     import pandas as pd
 
-    from ..plots import sorted_union
+    from galaxy_dl.report.plots import sorted_union
 
-    rows = [("features", f"{data.source}: {data.X.shape[0]} rows x {data.X.shape[1]} columns"),
-            ("labels", f"{data.label_source}" + (f" ({len(data.label_names)} columns)" if data.label_names else "")),
-            ("task", task)]
+    rows = [
+        ("features", f"{data.source}: {data.X.shape[0]} rows x {data.X.shape[1]} columns"),
+        ("labels", f"{data.label_source}" + (f" ({len(data.label_names)} columns)" if data.label_names else "")),
+        ("task", task),
+    ]
     y = np.asarray(data.y)
     columns = data.label_names or ["label"]
     y2 = y.reshape(len(y), -1)
@@ -96,13 +106,25 @@ def _data(data, task: str) -> Section:
         for j, name in enumerate(columns):
             values = pd.Series(y2[:, j]).value_counts()
             values = values.reindex(sorted_union(values.index, []))
-            counts += [{"column": name, "class": str(k), "rows": int(v), "share": f"{v / len(y):.1%}"}
-                       for k, v in values.items()]
+            counts += [
+                {"column": name, "class": str(k), "rows": int(v), "share": f"{v / len(y):.1%}"}
+                for k, v in values.items()
+            ]
         frame = pd.DataFrame(counts)
         caption = "Class counts"
     else:
-        frame = pd.DataFrame([{"column": name, "min": _num(col.min()), "mean": _num(col.mean()), "max": _num(col.max()),
-                               "std": _num(col.std())} for name, col in zip(columns, y2.astype(float).T)])
+        frame = pd.DataFrame(
+            [
+                {
+                    "column": name,
+                    "min": _num(col.min()),
+                    "mean": _num(col.mean()),
+                    "max": _num(col.max()),
+                    "std": _num(col.std()),
+                }
+                for name, col in zip(columns, y2.astype(float).T, strict=True)
+            ]
+        )
         caption = "Target range"
     if len(columns) == 1:
         frame = frame.drop(columns="column")
@@ -118,7 +140,7 @@ def _model(final, estimator) -> Section:
     architecture as built)."""
     import pandas as pd
 
-    from ..architecture import model_from_config
+    from galaxy_dl.model.architecture import model_from_config
 
     model = final.model_ if final is not None else model_from_config(estimator.architecture, "--model")
     layers = []
@@ -127,21 +149,40 @@ def _model(final, estimator) -> Section:
             shape = str(tuple(layer.output.shape))
         except (AttributeError, ValueError):
             shape = "?"
-        layers.append({"layer": layer.name, "type": type(layer).__name__, "output shape": shape,
-                       "parameters": f"{layer.count_params():,}"})
+        layers.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output shape": shape,
+                "parameters": f"{layer.count_params():,}",
+            }
+        )
     trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
     total = int(model.count_params())
-    facts = Facts([("model", f"{model.name} ({type(model).__name__})"), ("parameters", f"{total:,}"),
-                   ("trainable", f"{trainable:,}"), ("non-trainable", f"{total - trainable:,}")])
-    note = [] if final is not None else [Note("No final model (cross-validation without refit): the architecture as built.")]
-    return Section("model", "Model", [facts, Table(_text(pd.DataFrame(layers)), "Layers")] + note)
+    facts = Facts(
+        [
+            ("model", f"{model.name} ({type(model).__name__})"),
+            ("parameters", f"{total:,}"),
+            ("trainable", f"{trainable:,}"),
+            ("non-trainable", f"{total - trainable:,}"),
+        ]
+    )
+    note = (
+        []
+        if final is not None
+        else [Note("No final model (cross-validation without refit): the architecture as built.")]
+    )
+    return Section("model", "Model", [facts, Table(_text(pd.DataFrame(layers)), "Layers"), *note])
 
 
 def _parameters(estimator) -> Section:
-    from ..config import params_table
+    from galaxy_dl.model.config import params_table
 
-    return Section("parameters", "Parameters", [Table(_text(params_table(estimator)),
-                                                       "Every build-model parameter (a search's choices last)")])
+    return Section(
+        "parameters",
+        "Parameters",
+        [Table(_text(params_table(estimator)), "Every build-model parameter (a search's choices last)")],
+    )
 
 
 def _scores(report) -> Section:
@@ -156,7 +197,7 @@ def _text(frame):
 
     import pandas as pd
 
-    from ..tables import table_text
+    from galaxy_dl.data.tables import table_text
 
     return pd.read_csv(io.StringIO(table_text(frame)), sep="\t", dtype=str, keep_default_na=False)
 
@@ -175,8 +216,10 @@ def _curves(report, estimator) -> Section:
     if marks:
         caption += " Dotted line: the epoch early stopping ended at; star: the best epoch of the monitored value."
     section.blocks.append(Figure(figures.learning_curves(histories, marks), caption, "Learning curves per epoch"))
-    lines = [f"{name}: {'stopped after epoch ' + str(stop) if stop else 'ran every epoch'}; best {monitored} at epoch {best}"
-             for name, (stop, best, monitored) in marks.items()]
+    lines = [
+        f"{name}: {'stopped after epoch ' + str(stop) if stop else 'ran every epoch'}; best {monitored} at epoch {best}"
+        for name, (stop, best, monitored) in marks.items()
+    ]
     if lines:
         section.blocks.append(Facts([("early stopping", "; ".join(lines))]))
     return section
@@ -215,16 +258,24 @@ def held_out(report):
         return None
     proba = np.vstack([h.proba for h in folds]) if all(h.proba is not None for h in folds) else None
     true = np.concatenate([h.true for h in folds])
-    return (f"every fold's held-out rows, pooled ({len(folds)} folds, {len(true)} rows)", true,
-            np.concatenate([h.predicted for h in folds]), proba)
+    return (
+        f"every fold's held-out rows, pooled ({len(folds)} folds, {len(true)} rows)",
+        true,
+        np.concatenate([h.predicted for h in folds]),
+        proba,
+    )
 
 
 def _predictions(report, data, final, task: str) -> Section:
     section = Section("heldout", "Held-out predictions")
     chosen = held_out(report)
     if chosen is None:
-        section.blocks.append(Note("No held-out predictions: a search over folds keeps no fold models "
-                                   "(use --scheme train_val_test to see the best setting's test rows)."))
+        section.blocks.append(
+            Note(
+                "No held-out predictions: a search over folds keeps no fold models "
+                "(use --scheme train_val_test to see the best setting's test rows)."
+            )
+        )
         return section
     what, true, predicted, proba = chosen
     section.blocks.append(Note(f"On {what}."))
@@ -244,42 +295,69 @@ def _regression(true, predicted, names) -> list:
     blocks, rows = [], []
     for j, name in enumerate(names[: figures.MAX_PANELS]):
         t, p = true2[:, j], pred2[:, j]
-        rows.append({"target": name, "r2": _num(r2_score(t, p)), "RMSE": _num(root_mean_squared_error(t, p)),
-                     "MAE": _num(mean_absolute_error(t, p))})
-        blocks.append(Figure(figures.regression(t, p, name),
-                             f"{name}: predicted vs true (dashed: the diagonal), residuals vs predicted, residuals.",
-                             f"Regression diagnostics for {name}"))
-    return [Table(_text(pd.DataFrame(rows)), "Errors on these rows")] + blocks
+        rows.append(
+            {
+                "target": name,
+                "r2": _num(r2_score(t, p)),
+                "RMSE": _num(root_mean_squared_error(t, p)),
+                "MAE": _num(mean_absolute_error(t, p)),
+            }
+        )
+        blocks.append(
+            Figure(
+                figures.regression(t, p, name),
+                f"{name}: predicted vs true (dashed: the diagonal), residuals vs predicted, residuals.",
+                f"Regression diagnostics for {name}",
+            )
+        )
+    return [Table(_text(pd.DataFrame(rows)), "Errors on these rows"), *blocks]
 
 
 def _classification(true, predicted, proba, names, final) -> list:
     import pandas as pd
 
-    from ..plots import compute, sorted_union
+    from galaxy_dl.report.plots import compute, sorted_union
 
     true, predicted = np.asarray(true), np.asarray(predicted)
     blocks = []
     if true.ndim == 2:
-        blocks.append(Note(f"{true.shape[1]} label columns: a confusion matrix per column; ROC, precision-recall "
-                           "and probability histograms are drawn for one label column."))
+        blocks.append(
+            Note(
+                f"{true.shape[1]} label columns: a confusion matrix per column; ROC, precision-recall "
+                "and probability histograms are drawn for one label column."
+            )
+        )
         for j, name in enumerate(names[: figures.MAX_PANELS]):
             cm = compute(true[:, j], predicted[:, j], order=sorted_union(true[:, j], predicted[:, j]), normalize="true")
-            blocks.append(Figure(figures.confusion_matrices(cm), f"{name}: rows are true labels, columns predicted.",
-                                 f"Confusion matrix of {name}"))
+            blocks.append(
+                Figure(
+                    figures.confusion_matrices(cm),
+                    f"{name}: rows are true labels, columns predicted.",
+                    f"Confusion matrix of {name}",
+                )
+            )
         return blocks
     classes = final.classes_.tolist() if final is not None else sorted_union(true, predicted)
     order = classes + [label for label in sorted_union(true, predicted) if label not in classes]
     cm = compute(true, predicted, order=order, normalize="true")
     correct = int(cm.counts.trace())
-    blocks.append(Figure(figures.confusion_matrices(cm),
-                         f"Rows are true labels, columns predicted; accuracy {cm.accuracy:.3f} ({correct}/{int(cm.counts.sum())}). "
-                         "Right: each row divided by its total (recall per true class).", "Confusion matrices"))
+    blocks.append(
+        Figure(
+            figures.confusion_matrices(cm),
+            f"Rows are true labels, columns predicted; accuracy {cm.accuracy:.3f} ({correct}/{int(cm.counts.sum())}). "
+            "Right: each row divided by its total (recall per true class).",
+            "Confusion matrices",
+        )
+    )
     if proba is None or proba.shape[1] != len(classes) or len(classes) < 2:
         blocks.append(Note("No class probabilities for these rows: ROC and precision-recall curves are not drawn."))
         return blocks
     fig, rows = figures.roc_pr(true, proba, classes)
-    caption = ("ROC and precision-recall curves" + (f" for {classes[1]} as the positive class." if len(classes) == 2 else
-               ", each class against the rest.") + " Areas in the legends and the table.")
+    caption = (
+        "ROC and precision-recall curves"
+        + (f" for {classes[1]} as the positive class." if len(classes) == 2 else ", each class against the rest.")
+        + " Areas in the legends and the table."
+    )
     blocks.append(Figure(fig, caption, "ROC and precision-recall curves"))
     table = pd.DataFrame(rows, columns=["class", "rows", "ROC AUC", "average precision"])
     for column in ("ROC AUC", "average precision"):
@@ -291,18 +369,27 @@ def _classification(true, predicted, proba, names, final) -> list:
         macro = f"{roc_auc_score(true, proba, multi_class='ovr', labels=classes):.4f}" if present else "undefined"
         table.loc[len(table)] = ["macro average", str(len(true)), macro, ""]
     blocks.append(Table(_text(table), "Area under the ROC curve and average precision"))
-    blocks.append(Figure(figures.probability_histograms(true, proba, classes),
-                         "Predicted probabilities by true class.", "Histograms of predicted probabilities"))
+    blocks.append(
+        Figure(
+            figures.probability_histograms(true, proba, classes),
+            "Predicted probabilities by true class.",
+            "Histograms of predicted probabilities",
+        )
+    )
     return blocks
 
 
 def _search(results) -> Section:
-    from ..search import results_layout
+    from galaxy_dl.runs.search import results_layout
 
     params, metric = results_layout(results)
     blocks = [Table(_text(results), "Every setting, best first (the search results table)")]
     if params:
-        blocks.append(Figure(figures.search_scores(results, params, metric),
-                             f"Mean {metric} over the splits (bars: one std) against each searched parameter; star: the best.",
-                             f"Search scores against {', '.join(params)}"))
+        blocks.append(
+            Figure(
+                figures.search_scores(results, params, metric),
+                f"Mean {metric} over the splits (bars: one std) against each searched parameter; star: the best.",
+                f"Search scores against {', '.join(params)}",
+            )
+        )
     return Section("search", "Search", blocks)

@@ -45,7 +45,7 @@ class Figure:
     def pixels(self):
         """RGBA pixels at ``figures.DPI``, drawn once: the HTML's PNG and the PDF's image are the same drawing."""
         if self._pixels is None:
-            from .figures import raster
+            from galaxy_dl.report.figures import raster
 
             self._pixels = raster(self.figure)
         return self._pixels

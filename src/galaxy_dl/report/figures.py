@@ -15,16 +15,32 @@ MAX_PANELS = 12
 # axes.titley fixed: matplotlib otherwise measures every tick label of every panel at each draw to see whether the
 # title must move up (only for ticks or an axis on top, which these figures never have): 5% of the drawing's calls
 # Labels, titles and names come from input files: drawn as written, never parsed as math text ("$\\frac{...").
-FONT = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "axes.titley": 1.0,
-        "text.parse_math": False}
+FONT = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "axes.titley": 1.0,
+    "text.parse_math": False,
+}
 
 
 def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def _figure(n: int, cols: int, height: float, *, left: float = 0.75, bottom: float = 0.6, top: float = 0.35,
-            right: float = 0.2, gap: float = 0.75, legend: float = 0.0):
+def _figure(
+    n: int,
+    cols: int,
+    height: float,
+    *,
+    left: float = 0.75,
+    bottom: float = 0.6,
+    top: float = 0.35,
+    right: float = 0.2,
+    gap: float = 0.75,
+    legend: float = 0.0,
+):
     """A figure of ``n`` panels, at most ``cols`` a row and ``height`` inches each, with fixed margins in inches
     (a layout engine would draw every figure once more to measure it); ``legend`` inches are kept free at the
     bottom. Returns the figure and its ``n`` axes (the grid's spare cells are hidden)."""
@@ -35,9 +51,19 @@ def _figure(n: int, cols: int, height: float, *, left: float = 0.75, bottom: flo
     total = top + bottom + legend + rows * height + (rows - 1) * gap
     panel = (WIDTH - left - right - (cols - 1) * gap) / cols
     fig = Figure(figsize=(WIDTH, total))
-    axes = fig.subplots(rows, cols, squeeze=False, gridspec_kw={
-        "left": left / WIDTH, "right": 1 - right / WIDTH, "bottom": (bottom + legend) / total, "top": 1 - top / total,
-        "wspace": gap / panel, "hspace": gap / height}).ravel()
+    axes = fig.subplots(
+        rows,
+        cols,
+        squeeze=False,
+        gridspec_kw={
+            "left": left / WIDTH,
+            "right": 1 - right / WIDTH,
+            "bottom": (bottom + legend) / total,
+            "top": 1 - top / total,
+            "wspace": gap / panel,
+            "hspace": gap / height,
+        },
+    ).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes[:n]
@@ -76,7 +102,7 @@ def learning_curves(histories: list, marks: dict):
     metrics.sort(key=lambda k: k != "loss")
     lines = sum(2 if any(f"val_{m}" in h for m in metrics) else 1 for _, h in histories)
     fig, axes = _figure(len(metrics), 2, 2.4, legend=0.2 + 0.17 * -(-lines // 3))
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=True):
         for i, (name, history) in enumerate(histories):
             for key, style, part in ((metric, "-", "training"), (f"val_{metric}", "--", "validation")):
                 values = history.get(key)
@@ -84,15 +110,31 @@ def learning_curves(histories: list, marks: dict):
                     continue
                 epochs = np.arange(1, len(values) + 1)
                 tint = colour(i) if len(histories) > 1 else colour(0 if part == "training" else 1)
-                ax.plot(epochs, values, style, color=tint, marker="o" if len(values) <= 30 else None,
-                        markersize=3, label=f"{name}, {part}")
+                ax.plot(
+                    epochs,
+                    values,
+                    style,
+                    color=tint,
+                    marker="o" if len(values) <= 30 else None,
+                    markersize=3,
+                    label=f"{name}, {part}",
+                )
             stopped, best, monitored = marks.get(name, (None, None, None))
             if stopped:
                 ax.axvline(stopped, color=colour(i), linestyle=":", linewidth=1.2)
             if best and monitored in (metric, f"val_{metric}") and history.get(monitored):
-                ax.plot([best], [history[monitored][best - 1]], marker="*", markersize=11, color=colour(i),
-                        markeredgecolor="black", linestyle="none")
-        values = np.concatenate([np.asarray(h[k], float) for _, h in histories for k in (metric, f"val_{metric}") if h.get(k)])
+                ax.plot(
+                    [best],
+                    [history[monitored][best - 1]],
+                    marker="*",
+                    markersize=11,
+                    color=colour(i),
+                    markeredgecolor="black",
+                    linestyle="none",
+                )
+        values = np.concatenate(
+            [np.asarray(h[k], float) for _, h in histories for k in (metric, f"val_{metric}") if h.get(k)]
+        )
         finite = values[np.isfinite(values)]
         if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 100:
             ax.set_yscale("log")  # a first epoch far above the rest would flatten every later one
@@ -118,13 +160,23 @@ def confusion_matrices(cm):
     label = 0.08 * min(max(map(len, names)), 30)  # inches the longest tick label takes
     margin = 0.45 + label
     side = (WIDTH - margin - 0.2 - (margin + 0.3)) / 2
-    fig, axes = _figure(2, 2, side, left=margin, gap=margin + 0.3, bottom=0.5 + (label if rotate == "vertical" else 0.1))
+    fig, axes = _figure(
+        2, 2, side, left=margin, gap=margin + 0.3, bottom=0.5 + (label if rotate == "vertical" else 0.1)
+    )
     fontsize = max(6.0, min(10.0, 14.0 - 0.4 * n))
-    for ax, values, fmt, title in ((axes[0], cm.counts, "d", "Counts"),
-                                   (axes[1], np.nan_to_num(cm.normalized), ".0%", "Row-normalised (recall)")):
+    for ax, values, fmt, title in (
+        (axes[0], cm.counts, "d", "Counts"),
+        (axes[1], np.nan_to_num(cm.normalized), ".0%", "Row-normalised (recall)"),
+    ):
         display = ConfusionMatrixDisplay(values, display_labels=names)
-        display.plot(ax=ax, cmap=MATRIX_CMAP, colorbar=False, values_format=fmt, xticks_rotation=rotate,
-                     text_kw={"fontsize": fontsize})
+        display.plot(
+            ax=ax,
+            cmap=MATRIX_CMAP,
+            colorbar=False,
+            values_format=fmt,
+            xticks_rotation=rotate,
+            text_kw={"fontsize": fontsize},
+        )
         ax.set_title(title)
         ax.set_xlabel("Predicted label")
         ax.set_ylabel("True label")
@@ -153,12 +205,20 @@ def roc_pr(y_true, proba, classes) -> tuple:
         name = str(label) if len(targets) > 1 else f"{label} vs {classes[0]}"
         # the displays place their legends (lower right, lower left) each time they draw a curve: in small type
         with matplotlib.rc_context({"legend.fontsize": 7}):
-            roc = RocCurveDisplay.from_predictions(positive, proba[:, j], ax=roc_ax, name=name, curve_kwargs=style,
-                                                   plot_chance_level=drawn == 0)
-            PrecisionRecallDisplay.from_predictions(positive, proba[:, j], ax=pr_ax, name=name, curve_kwargs=style,
-                                                    plot_chance_level=len(targets) == 1)  # one class: its prevalence
-        rows.append((str(label), int(positive.sum()), float(auc(roc.fpr, roc.tpr)),
-                     float(average_precision_score(positive, proba[:, j]))))
+            roc = RocCurveDisplay.from_predictions(
+                positive, proba[:, j], ax=roc_ax, name=name, curve_kwargs=style, plot_chance_level=drawn == 0
+            )
+            PrecisionRecallDisplay.from_predictions(
+                positive, proba[:, j], ax=pr_ax, name=name, curve_kwargs=style, plot_chance_level=len(targets) == 1
+            )  # one class: its prevalence
+        rows.append(
+            (
+                str(label),
+                int(positive.sum()),
+                float(auc(roc.fpr, roc.tpr)),
+                float(average_precision_score(positive, proba[:, j])),
+            )
+        )
         drawn += 1
     roc_ax.set_title("ROC" + (" (one-vs-rest)" if len(targets) > 1 else ""))
     pr_ax.set_title("Precision-recall" + (" (one-vs-rest)" if len(targets) > 1 else ""))
@@ -184,15 +244,22 @@ def probability_histograms(y_true, proba, classes):
     bins = np.linspace(0.0, 1.0, 21)
     columns = [1] if len(classes) == 2 else list(range(min(len(classes), MAX_PANELS)))
     fig, axes = _figure(len(columns), 3 if len(columns) > 4 else 2, 2.2 if len(columns) > 1 else 2.8, gap=0.6)
-    for ax, j in zip(axes, columns):
+    for ax, j in zip(axes, columns, strict=True):
         if len(classes) <= len(PALETTE):
             groups = [(f"true {label}", y_true == label) for label in classes]
         else:
             groups = [(f"true {classes[j]}", y_true == classes[j]), ("other classes", y_true != classes[j])]
         for i, (label, mask) in enumerate(groups):
             if mask.any():
-                ax.hist(proba[mask, j], bins=bins, histtype="stepfilled", facecolor=to_rgba(colour(i), 0.45),
-                        edgecolor=colour(i), linewidth=1.2, label=label)
+                ax.hist(
+                    proba[mask, j],
+                    bins=bins,
+                    histtype="stepfilled",
+                    facecolor=to_rgba(colour(i), 0.45),
+                    edgecolor=colour(i),
+                    linewidth=1.2,
+                    label=label,
+                )
         ax.set_xlabel(f"P({classes[j]})")
         ax.set_ylabel("rows")
         ax.set_xlim(0, 1)
@@ -238,7 +305,7 @@ def search_scores(results, params: list, metric: str):
     fig, axes = _figure(min(len(params), MAX_PANELS), 2, 2.4, bottom=0.8)
     mean, std = results[f"mean_{metric}"].to_numpy(float), results[f"std_{metric}"].to_numpy(float)
     rounds = results["round"].to_numpy() if "round" in results else np.ones(len(results), dtype=int)
-    for ax, param in zip(axes, params):
+    for ax, param in zip(axes, params, strict=True):
         texts = results[param].astype(str).to_numpy()
         numbers = _numbers(results[param])
         if numbers is None:
@@ -253,10 +320,26 @@ def search_scores(results, params: list, metric: str):
             _ticks(ax.xaxis)
         for i, r in enumerate(sorted(set(rounds.tolist()))):
             at = rounds == r
-            ax.errorbar(x[at], mean[at], yerr=std[at], fmt="o", color=colour(i), capsize=3, markersize=4,
-                        label=f"round {r}" if len(set(rounds.tolist())) > 1 else None)
-        ax.plot([x[0]], [mean[0]], marker="*", markersize=13, color=colour(1), markeredgecolor="black",
-                linestyle="none", label="best")
+            ax.errorbar(
+                x[at],
+                mean[at],
+                yerr=std[at],
+                fmt="o",
+                color=colour(i),
+                capsize=3,
+                markersize=4,
+                label=f"round {r}" if len(set(rounds.tolist())) > 1 else None,
+            )
+        ax.plot(
+            [x[0]],
+            [mean[0]],
+            marker="*",
+            markersize=13,
+            color=colour(1),
+            markeredgecolor="black",
+            linestyle="none",
+            label="best",
+        )
         ax.set_xlabel(param)
         ax.set_ylabel(f"mean {metric}")
         _ticks(ax.yaxis)

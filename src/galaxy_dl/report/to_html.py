@@ -56,11 +56,20 @@ figcaption { color: var(--muted); font-size: .9rem; margin-top: .35rem; }
 
 def render(doc) -> str:
     e = html.escape
-    out = ['<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{e(doc.title)}: {e(doc.subtitle)}</title>", f"<style>{CSS}</style>", "</head>", "<body>", "<main>",
-           f'<header><h1>{e(doc.title)}</h1><p>{e(doc.subtitle)}</p></header>',
-           '<nav aria-label="Sections"><ol>']
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(doc.title)}: {e(doc.subtitle)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+        f"<header><h1>{e(doc.title)}</h1><p>{e(doc.subtitle)}</p></header>",
+        '<nav aria-label="Sections"><ol>',
+    ]
     out += [f'<li><a href="#{section.key}">{e(section.title)}</a></li>' for section in doc.sections]
     out.append("</ol></nav>")
     for section in doc.sections:
@@ -72,23 +81,29 @@ def render(doc) -> str:
 
 
 def _block(block) -> str:
-    from .document import Facts, Figure, Note, Table
+    from galaxy_dl.report.document import Facts, Figure, Note, Table
 
     e = html.escape
     if isinstance(block, Facts):
-        items = [f"<dt>{e(label)}</dt><dd{VARIES if label in block.varies else ''}>{e(value)}</dd>"
-                 for label, value in block.rows]
+        items = [
+            f"<dt>{e(label)}</dt><dd{VARIES if label in block.varies else ''}>{e(value)}</dd>"
+            for label, value in block.rows
+        ]
         return "<dl>" + "".join(items) + "</dl>"
     if isinstance(block, Table):
         frame = block.frame
         head = "".join(f"<th>{e(str(c))}</th>" for c in frame.columns)
-        body = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False))
+        body = "".join(
+            "<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False)
+        )
         caption = f"<caption>{e(block.caption)}</caption>" if block.caption else ""
         return f'<div class="table"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
     if isinstance(block, Figure):
         data = base64.b64encode(block.png()).decode("ascii")
-        return (f'<figure><img src="data:image/png;base64,{data}" alt="{e(block.alt)}">'
-                f"<figcaption>{e(block.caption)}</figcaption></figure>")
+        return (
+            f'<figure><img src="data:image/png;base64,{data}" alt="{e(block.alt)}">'
+            f"<figcaption>{e(block.caption)}</figcaption></figure>"
+        )
     if isinstance(block, Note):
         return f'<p class="note">{e(block.text)}</p>'
     raise TypeError(f"not a report block: {type(block).__name__}")

@@ -12,8 +12,12 @@ LINE = 0.16  # inches per line of 7.5 pt monospace
 COLUMNS = 108  # characters of 7.5 pt monospace across A4 less the margins
 # (points, weight, inches per line, family); the text's weight is its font's own: "medium" with the PDF core fonts
 # (Courier), "normal" with DejaVu Sans Mono (Book); another weight would be a warning that no such font exists
-STYLES = {"title": (16, "bold", 0.42, "sans-serif"), "h2": (12, "bold", 0.36, "sans-serif"),
-          "caption": (8.5, "bold", 0.2, "sans-serif"), "text": (7.5, None, LINE, "monospace")}
+STYLES = {
+    "title": (16, "bold", 0.42, "sans-serif"),
+    "h2": (12, "bold", 0.36, "sans-serif"),
+    "caption": (8.5, "bold", 0.2, "sans-serif"),
+    "text": (7.5, None, LINE, "monospace"),
+}
 
 
 class _Pages:
@@ -81,8 +85,16 @@ class _Pages:
         size, weight, height, family = STYLES[self.style]
         weight = weight or self.text_weight
         self.y -= height * len(self.run)
-        self.page.text(MARGIN / A4[0], self.y / A4[1], "\n".join(self.run), fontsize=size, fontweight=weight,
-                       family=family, va="bottom", linespacing=height * 72 / size / 1.2)
+        self.page.text(
+            MARGIN / A4[0],
+            self.y / A4[1],
+            "\n".join(self.run),
+            fontsize=size,
+            fontweight=weight,
+            family=family,
+            va="bottom",
+            linespacing=height * 72 / size / 1.2,
+        )
         self.run = []
 
     def flush(self) -> None:
@@ -107,7 +119,7 @@ def render(doc) -> bytes:
 
     import matplotlib
 
-    from ..runtime import deferred
+    from galaxy_dl.runtime import deferred
 
     # fontTools' subsetter, imported by the backend at module level, serves only Type 42 fonts, which the
     # report never embeds (core fonts, else Type 3): importing it was a third of the PDF's cost in a run
@@ -135,7 +147,7 @@ def render(doc) -> bytes:
 def _latin(doc) -> bool:
     """Whether every text of ``doc`` fits the PDF core fonts' encoding (else DejaVu is embedded: class names
     in Greek or CJK stay readable)."""
-    from .document import Facts, Figure, Note, Table
+    from galaxy_dl.report.document import Facts, Figure, Note, Table
 
     texts = [doc.title, doc.subtitle]
     for section in doc.sections:
@@ -159,7 +171,7 @@ def _wrap(text: str, indent: str = "  ") -> list[str]:
 
 
 def _block(pages: _Pages, block) -> None:
-    from .document import Facts, Figure, Note, Table
+    from galaxy_dl.report.document import Facts, Figure, Note, Table
 
     if isinstance(block, Facts):
         width = max(len(label) for label, _ in block.rows) + 2

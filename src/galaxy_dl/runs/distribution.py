@@ -1,0 +1,452 @@
+"""Data-parallel training over several devices and processes, on engines that exist: Keras 3's
+``keras.distribution.DataParallel`` on JAX (one or many processes, joined by ``jax.distributed``)
+and TensorFlow's ``MirroredStrategy`` (one process, several devices).
+
+The estimator trains under the plan of :mod:`galaxy_dl.model.plans` (default :class:`Local`: nothing changes). A
+distributed plan builds and fits the model in its scope; on JAX it also feeds each process its own
+contiguous share of the training rows (``--batch-size`` is the global batch: every process takes an
+equal part of it), reports validation scores from a process-local replica, and hands back a
+process-local copy of the trained model, so that scoring, prediction and saving need no peer.
+
+Multi-process runs must start together: process 0 first checks that the coordinator's port is free,
+then every process meets the others (:func:`rendezvous`) within ``--peer-timeout`` seconds, before
+JAX (whose own timeouts abort the process with a C++ stack trace) is started. After an error a
+multi-process run leaves at once (:func:`exit_now`): JAX's shutdown would otherwise wait for the
+lost peer.
+"""
+
+import contextlib
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+from galaxy_dl.errors import DataError, PeerError, UsageError
+from galaxy_dl.model.plans import Local
+
+DEFAULT_PEER_TIMEOUT = 120
+HANDSHAKE = b"galaxy-dl rendezvous 1\n"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where a run trains, as the command line (or SLURM) says."""
+
+    distribute: bool = False
+    devices: int | None = None  # per process; None: every local accelerator
+    coordinator: str | None = None  # HOST:PORT of process 0
+    num_processes: int | None = None
+    process_id: int | None = None
+    peer_timeout: int = DEFAULT_PEER_TIMEOUT
+
+    def __post_init__(self):
+        given = [self.coordinator, self.num_processes, self.process_id]
+        if any(v is not None for v in given) and None in given:
+            raise UsageError("--coordinator, --num-processes and --process-id go together: give all three")
+        if self.num_processes is not None and not 0 <= self.process_id < self.num_processes:
+            raise UsageError(
+                f"--process-id {self.process_id} is out of range for --num-processes "
+                f"{self.num_processes} (0 to {self.num_processes - 1})"
+            )
+        if self.coordinator is not None:
+            host, _, port = self.coordinator.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise UsageError(f"--coordinator must be HOST:PORT, not {self.coordinator!r}")
+        if (self.devices or self.num_processes) and not self.distribute:
+            raise UsageError("--devices and --coordinator/--num-processes/--process-id need --distribute")
+
+    @property
+    def slurm(self) -> bool:
+        """Started as one of several SLURM tasks (``srun``): JAX finds its peers by itself."""
+        tasks = os.environ.get("SLURM_STEP_NUM_TASKS") or os.environ.get("SLURM_NTASKS") or "1"
+        return self.distribute and self.coordinator is None and tasks.isdigit() and int(tasks) > 1
+
+    @property
+    def multi_process(self) -> bool:
+        return bool(self.num_processes and self.num_processes > 1) or self.slurm
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.coordinator.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+def prepare(cluster: Cluster, backend: str) -> None:
+    """What must be set before Keras is imported: JAX's count of host devices for --devices on a CPU."""
+    if not cluster.distribute:
+        return
+    if cluster.multi_process and backend != "jax":
+        raise UsageError(
+            "training in several processes needs --backend jax: TensorFlow's multi-worker "
+            "strategy fails under Keras 3 (keras-team/keras#20585)"
+        )
+    if backend == "jax" and cluster.devices:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_force_host_platform_device_count" not in flags:  # only the CPU platform reads it
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={cluster.devices}".strip()
+
+
+_joined = False  # this process joined a multi-process run (jax.distributed)
+
+
+def start(cluster: Cluster, backend: str):
+    """Join the other processes (if any) and make the plan for this process's fits."""
+    if not cluster.distribute:
+        return Local()
+    if backend == "jax":
+        return JaxPlan.start(cluster)
+    return MirroredPlan.start(cluster)
+
+
+class _Distributed(Local):
+    def lost_peer(self, exc: BaseException):
+        return lost_peer(exc) if peer_lost(exc) else None
+
+    def replica(self, estimator, model):
+        """A process-local copy of a trained model: plain variables on one device, same weights."""
+        import keras
+
+        weights = model.get_weights()  # on JAX every process takes part in fetching
+        self.check_replicas(weights)
+        slots = [keras.ops.convert_to_numpy(v.value) for v in model.optimizer.variables]
+        with outside_distribution():
+            local = estimator._rebuild()
+            set_weights(local, weights)
+            local.optimizer.build(local.trainable_variables)  # its state goes on: the weights file holds it
+            for variable, value in zip(local.optimizer.variables, slots, strict=True):
+                variable.assign(value)
+        return local
+
+    def check_replicas(self, weights) -> None:
+        """Processes that trained together must hold the same weights."""
+
+
+@dataclass
+class MirroredPlan(_Distributed):
+    """TensorFlow's MirroredStrategy over this machine's GPUs, or N logical CPU devices without one."""
+
+    strategy: object = None
+    devices: tuple = ()
+
+    @classmethod
+    def start(cls, cluster: Cluster):
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            names = [f"/gpu:{i}" for i in range(len(gpus))][: cluster.devices or None]
+        else:
+            count = cluster.devices or 1
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            with contextlib.suppress(RuntimeError):  # TensorFlow already started here (a notebook): keep its devices
+                tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+            names = [d.name for d in tf.config.list_logical_devices("CPU")][:count]
+            if len(names) < count:
+                raise UsageError(
+                    f"--devices {count}: TensorFlow was started in this process with {len(names)} CPU "
+                    "device(s); run in a new process"
+                )
+        return cls(tf.distribute.MirroredStrategy(devices=names), tuple(names))
+
+    def scope(self):
+        return self.strategy.scope()
+
+    def describe(self) -> str:
+        return f"TensorFlow MirroredStrategy over {len(self.devices)} devices ({', '.join(self.devices)})"
+
+
+@dataclass
+class JaxPlan(_Distributed):
+    """Keras' DataParallel over every process's devices; each process feeds its own rows."""
+
+    distribution: object = None
+    process_id: int = 0
+    num_processes: int = 1
+    local_devices: int = 1
+    shards_data = True
+
+    @classmethod
+    def start(cls, cluster: Cluster):
+        import jax
+
+        if cluster.multi_process:
+            join(cluster)  # before Keras touches JAX
+        import keras
+
+        local = jax.local_devices()[: cluster.devices or None]
+        if cluster.devices and len(local) < cluster.devices:
+            raise UsageError(f"--devices {cluster.devices}: this process has {len(jax.local_devices())}")
+        chosen = {d.id for d in local}
+        if jax.process_count() > 1:  # every process's first N devices, in process order
+            per_process = {}
+            for device in jax.devices():
+                per_process.setdefault(device.process_index, []).append(device)
+            devices = [d for p in sorted(per_process) for d in per_process[p][: len(local)]]
+        else:
+            devices = [d for d in jax.devices() if d.id in chosen]
+        distribution = keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
+        return cls(distribution, jax.process_index(), jax.process_count(), len(local))
+
+    def scope(self):
+        return self.distribution.scope()
+
+    def describe(self) -> str:
+        devices = self.num_processes * self.local_devices
+        return f"JAX DataParallel over {devices} device{'s' if devices > 1 else ''} ({self._layout()})"
+
+    def _layout(self) -> str:
+        return f"{self.num_processes} process{'es' if self.num_processes > 1 else ''} x {self.local_devices}"
+
+    def prepare(self, estimator) -> None:
+        """Every process gets process 0's seed (drawn when none was given: the replicas must start equal),
+        and the global batch must split evenly over the devices."""
+        self.check_batch(int(estimator.batch_size))
+        if self.num_processes > 1 or estimator.seed is None:
+            import numpy as np
+            from jax.experimental import multihost_utils
+
+            seed = estimator.seed if estimator.seed is not None else int(np.random.default_rng().integers(2**31))
+            estimator.set_params(seed=int(multihost_utils.broadcast_one_to_all(np.asarray(seed, dtype=np.int64))))
+
+    def check_replicas(self, weights) -> None:
+        """Compare a digest of the weights across processes (a PeerError if they differ) and report it."""
+        import hashlib
+        import sys
+
+        import numpy as np
+
+        digest = hashlib.sha256(b"".join(np.ascontiguousarray(w).tobytes() for w in weights)).hexdigest()
+        if self.num_processes > 1:
+            from jax.experimental import multihost_utils
+
+            mine = np.frombuffer(bytes.fromhex(digest), dtype=np.uint8)
+            digests = np.asarray(multihost_utils.process_allgather(mine))
+            if not (digests == digests[0]).all():
+                raise PeerError("the processes ended with different weights: their data or settings differ")
+        print(f"note: process {self.process_id} of {self.num_processes}: weights sha256 {digest[:16]}", file=sys.stderr)
+
+    def check_batch(self, batch_size: int) -> None:
+        devices = self.num_processes * self.local_devices
+        if batch_size % devices:
+            raise UsageError(
+                f"--batch-size {batch_size} must be a multiple of the {devices} devices it is split over "
+                f"({self._layout()}); it is the global batch"
+            )
+
+    def feed(self, estimator, model, X, y, validation) -> dict:
+        """Keras' fit arguments: this process's share of the rows, fed as its part of each global batch (an epoch
+        is as many whole global batches as the smallest share holds), and validation scored on a local replica at
+        the end of every epoch."""
+        import keras
+        import numpy as np
+
+        from galaxy_dl.data import streaming
+
+        batch = int(estimator.batch_size)
+        self.check_batch(batch)
+        part = batch // self.num_processes
+        bounds = np.linspace(0, len(X), self.num_processes + 1).astype(int)
+        smallest = int(np.diff(bounds).min())
+        steps = smallest // part
+        if steps == 0:
+            raise DataError(
+                f"{len(X)} training rows leave the smallest of the {self.num_processes} processes' shares "
+                f"{smallest} rows, fewer than its part ({part}) of a --batch-size {batch} batch: "
+                "lower --batch-size or use fewer processes"
+            )
+        rows = np.arange(bounds[self.process_id], bounds[self.process_id + 1])
+        share = X[rows] if streaming.is_lazy(X) else streaming.Rows(X, rows)
+        labels = keras.tree.map_structure(lambda a: a[rows], y)
+        seed = None if estimator.seed is None else [int(estimator.seed), self.process_id]
+        data = streaming.feed(
+            share,
+            lambda block: estimator._inputs(block, model),
+            labels,
+            batch_size=part,
+            shuffle=bool(estimator.shuffle),
+            seed=seed,
+            rows_per_epoch=steps * part,
+        )
+        feed = {"x": data, "shuffle": False}
+        if validation is not None:
+            feed["callbacks"] = [replica_validation(estimator, validation)]
+        return feed
+
+
+def replica_validation(estimator, validation):
+    """A callback that adds val_* scores at each epoch's end, from a process-local copy of the model (every
+    process holds the whole validation set): a sharded evaluation would need every batch split evenly over
+    the devices."""
+    import keras
+
+    class ReplicaValidation(keras.callbacks.Callback):
+        local = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            weights = self.model.get_weights()
+            with outside_distribution():
+                if self.local is None:
+                    self.local = estimator._rebuild()
+                set_weights(self.local, weights)
+                X, y = validation
+                feed = estimator._feed(X, y, self.local, batch_size=int(estimator.batch_size))
+                scores = self.local.evaluate(**feed, verbose=0, return_dict=True)
+            if logs is not None:
+                logs.update({f"val_{name}": value for name, value in scores.items()})
+
+    return ReplicaValidation()
+
+
+def set_weights(model, weights) -> None:
+    """``model.set_weights`` plus what loading a weights file also does: layers with state derived from
+    their weights (an adapted Normalization's mean and variance) recompute it."""
+    model.set_weights(weights)
+    pending = list(model.layers)
+    while pending:
+        layer = pending.pop()
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
+        pending.extend(getattr(layer, "layers", ()))
+
+
+@contextlib.contextmanager
+def outside_distribution():
+    """Build and run process-local models: no global distribution while inside."""
+    import keras
+
+    saved = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(saved)
+
+
+def join(cluster: Cluster) -> None:
+    """Meet the peers, then start jax.distributed (SLURM: JAX reads the job's variables itself)."""
+    import jax
+
+    timeout = int(cluster.peer_timeout)
+    if cluster.slurm:
+        jax.distributed.initialize(initialization_timeout=timeout, heartbeat_timeout_seconds=timeout)
+    else:
+        rendezvous(cluster)
+        host, port = cluster.address
+        jax.distributed.initialize(
+            coordinator_address=cluster.coordinator,
+            num_processes=cluster.num_processes,
+            process_id=cluster.process_id,
+            initialization_timeout=timeout,
+            heartbeat_timeout_seconds=timeout,
+            coordinator_bind_address=f"{host}:{port}" if _is_ip(host) else None,
+        )
+    global _joined
+    _joined = True
+
+
+def exit_now() -> bool:
+    """True in a joined multi-process run: leave with os._exit after an error, not through JAX's shutdown."""
+    return _joined
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
+        return True
+    except socket.gaierror:
+        return False
+
+
+def rendezvous(cluster: Cluster) -> None:
+    """Every process checks in with process 0 on the coordinator's port before JAX starts, within
+    ``peer_timeout`` seconds; a busy port, a missing peer or a duplicated process id is a PeerError."""
+    host, port = cluster.address
+    deadline = time.monotonic() + cluster.peer_timeout
+    n, me = cluster.num_processes, cluster.process_id
+    where = f"--coordinator {cluster.coordinator}"
+    if me == 0:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as server:
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                server.bind((host, port))
+            except OSError as exc:
+                raise PeerError(f"{where}: cannot listen there: {exc.strerror or exc}") from None
+            server.listen(n)
+            peers = {}
+            while len(peers) < n - 1:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    missing = sorted(set(range(1, n)) - set(peers))
+                    raise PeerError(
+                        f"process{'es' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {n} "
+                        f"did not reach {where} within --peer-timeout {cluster.peer_timeout} s"
+                    )
+                server.settimeout(left)
+                try:
+                    conn, _ = server.accept()
+                except TimeoutError:
+                    continue
+                conn.settimeout(max(1.0, deadline - time.monotonic()))
+                try:
+                    hello = conn.recv(256)
+                except OSError:
+                    conn.close()
+                    continue
+                peer = _parse_hello(hello, n)
+                if peer is None or peer in peers:
+                    conn.sendall(b"refused\n")
+                    conn.close()
+                    continue
+                peers[peer] = conn
+            for conn in peers.values():
+                conn.sendall(b"go\n")
+                conn.close()
+        return
+    while True:
+        try:
+            with socket.create_connection(
+                (host, port), timeout=max(0.5, min(5.0, deadline - time.monotonic()))
+            ) as conn:
+                conn.sendall(HANDSHAKE + f"{me} {n}\n".encode())
+                conn.settimeout(max(1.0, deadline - time.monotonic()))
+                answer = conn.recv(64)
+            if answer.startswith(b"go"):
+                return
+            if answer.startswith(b"refused"):
+                raise PeerError(
+                    f"{where} refused process {me} of {n}: another process has that id, "
+                    "or the processes disagree on --num-processes"
+                )
+        except OSError:  # not listening yet, or reset: try again until the deadline
+            pass
+        if time.monotonic() >= deadline:
+            raise PeerError(
+                f"process 0 of {n} did not answer at {where} within --peer-timeout {cluster.peer_timeout} s"
+            )
+        time.sleep(0.2)
+
+
+def _parse_hello(hello: bytes, n: int) -> int | None:
+    if not hello.startswith(HANDSHAKE):
+        return None
+    try:
+        peer, count = (int(v) for v in hello[len(HANDSHAKE) :].split())
+    except ValueError:
+        return None
+    return peer if count == n and 0 < peer < n else None
+
+
+def peer_lost(exc: BaseException) -> bool:
+    """An error that means a peer died or the collectives broke (Gloo, the coordination service)."""
+    text = str(exc)
+    return (
+        _joined
+        and not isinstance(exc, PeerError)
+        and any(s in text for s in ("Gloo", "UNAVAILABLE", "coordination", "DEADLINE_EXCEEDED"))
+    )
+
+
+def lost_peer(exc: BaseException) -> PeerError:
+    first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    return PeerError(f"lost contact with another process (it died or hung): {first}")
