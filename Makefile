@@ -12,7 +12,7 @@ SOURCES := $(shell find src -name '*.py')
 # The tutorial's recipes below read exactly as a user types them.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: tutorial gtn gtn-fnn gtn-rnn gtn-cnn test tool-test bench tool-test-data clean clean-tutorial galaxy-test galaxy-deps
+.PHONY: tutorial gtn gtn-fnn gtn-rnn gtn-cnn test lint tool-test bench tool-test-data clean clean-tutorial galaxy-test galaxy-deps
 .DELETE_ON_ERROR:
 
 # uv installs the same releases as pip from the same index in a fraction of the time (the test extras: 126 s with
@@ -118,8 +118,15 @@ gtn-cnn: $(RUNTIME)
 
 ## The wrappers' tool tests run in our harness with `make tool-test` (2 minutes) and in a real Galaxy with
 ## `make galaxy-test`; `make test` leaves them out to stay under 10 minutes (CI runs all three).
-test: $(DEV)
+test: lint
 	$(BIN)/python -m pytest -m "not tool_test" $(PYTEST_ARGS)
+
+## The checks alone (seconds): lint and format, types, and the layering rule of docs/architecture.md.
+lint: $(DEV)
+	$(BIN)/ruff check src tests bench test-data
+	$(BIN)/ruff format --check src tests bench test-data
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 tool-test: $(DEV)
 	$(BIN)/python -m pytest -m tool_test tests/tool_xml $(PYTEST_ARGS)

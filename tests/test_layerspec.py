@@ -30,6 +30,7 @@ def test_nested_object_calls_become_data_not_code():
         "Dense(__import__('os').system('true'))",
         "Dense(16, activation=os.system)",
         "Dense(16, **kw)",
+        "Dense(16, kernel_initializer={**kw})",  # an internal error (AttributeError) before: found by mypy
         "Dense(16)[0]",
         "lambda: 1",
         "Dense(16,",

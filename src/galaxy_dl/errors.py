@@ -73,7 +73,7 @@ class PeerError(GalaxyDLError):
     exit_status = ExitStatus.PEER
 
 
-def first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException | Warning | str) -> str:
     """The first line of a library's exception message: enough for a one-line error."""
     return (str(exc).strip() or type(exc).__name__).splitlines()[0]
 
@@ -81,7 +81,7 @@ def first_line(exc: BaseException) -> str:
 def suggest(name: str, candidates) -> str:
     """' (did you mean X?)' for the closest candidate, compared case-insensitively, or '': for messages in
     every wing (options, columns, layers), so it lives with the errors."""
-    lowered = {}
+    lowered: dict[str, object] = {}
     for candidate in candidates:
         lowered.setdefault(str(candidate).lower(), candidate)
     match = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)

@@ -47,7 +47,7 @@ def main(input_shape, layers, spec_path, name, output, quiet, threads, backend):
         raise click.UsageError("give --input-shape and at least one --layer (or --spec)")
     check_writable(output, "-o/--output")
     calls = [parse_layer(spec) for spec in layers]  # syntax errors before the slow Keras import
-    shape = parse_shape(input_shape) if input_shape else None
+    shape = parse_shape(input_shape) if input_shape else ()
     if spec_path:
         from galaxy_dl.model.specfile import load_spec
 

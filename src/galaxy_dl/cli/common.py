@@ -30,16 +30,16 @@ class GroupedCommand(click.Command):
         ctx.meta["argv"] = list(args)
         return super().parse_args(ctx, args)
 
-    def main(self, args=None, prog_name=None, **extra):
+    def main(self, args=None, prog_name=None, **extra):  # type: ignore[override]  # click's is overloaded on standalone_mode
         """click's own usage errors as one line too (its standalone mode prints a usage block). A limit an option
         sets in the environment lasts for this command (a notebook or test may run several in one process)."""
         saved = os.environ.get(limits.MAX_PARAMS_VARIABLE)
         try:
             result = super().main(args, prog_name, standalone_mode=False, **extra)
         except click.ClickException as exc:
-            _fail(self.name, f"{exc.format_message()} (see {self.name} --help)", exc.exit_code)
+            _fail(self.name or "galaxy-dl", f"{exc.format_message()} (see {self.name} --help)", exc.exit_code)
         except click.Abort:
-            _fail(self.name, "interrupted", ExitStatus.INTERRUPTED)
+            _fail(self.name or "galaxy-dl", "interrupted", ExitStatus.INTERRUPTED)
         finally:
             if saved is None:
                 os.environ.pop(limits.MAX_PARAMS_VARIABLE, None)
@@ -176,7 +176,7 @@ def split_list(values) -> tuple[str, ...]:
     """Comma-separated values from one option or a repeated one: ('a,b', 'c') -> ('a', 'b', 'c')."""
     if isinstance(values, str):
         values = [values]
-    out = []
+    out: list[str] = []
     for value in values or ():
         out.extend(v.strip() for v in value.split(",") if v.strip())
     return tuple(out)

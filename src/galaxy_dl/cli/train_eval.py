@@ -522,14 +522,14 @@ def main(
     if plan.writes_outputs:
         rendered = {}
         if report_targets:  # drawn before anything is written: a drawing failure leaves no output
-            run = training_report.Run(
+            run_info = training_report.Run(
                 command=shlex.join(["train-eval", *ctx.meta["argv"]]),
                 scheme=scheme_options,
                 started=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
                 wall_time_s=time.time() - started,
                 search=_searched(search, params),
             )
-            rendered = training_report.render(report, data, estimator, run, [fmt for _, fmt in report_targets])
+            rendered = training_report.render(report, data, estimator, run_info, [fmt for _, fmt in report_targets])
         with together():  # every output, or none
             write_outputs(
                 report,

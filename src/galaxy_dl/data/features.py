@@ -10,6 +10,7 @@ a time). For prediction, :func:`iter_features` yields blocks of rows in order.
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from galaxy_dl import runtime
 from galaxy_dl.data import streaming
@@ -33,9 +34,9 @@ class Features:
     """All rows of a feature input; ``keep`` marks rows without missing values, ``taken`` holds the
     columns taken out by name (``--target``, ``--groups-column``: table columns or obs columns)."""
 
-    X: object
+    X: Any
     names: list | None
-    keep: object
+    keep: Any
     taken: dict = field(default_factory=dict)
 
     @property
@@ -129,7 +130,9 @@ def _text_streamed(spec: TableSpec, take: dict, missing: str, how: Streaming) ->
 
     from galaxy_dl.data.rowcache import DenseCache
 
-    cache, names, keeps, taken_parts, offset = None, None, [], {option: [] for option in take}, 0
+    cache: DenseCache | None = None
+    names, keeps, offset = None, [], 0
+    taken_parts: dict[str, list] = {option: [] for option in take}
     for frame in iter_tables(
         spec, STREAM_CHUNK_ROWS, numeric=True, keep_text=set(take.values()), max_bytes=streaming.BLOCK_BYTES
     ):
@@ -144,6 +147,8 @@ def _text_streamed(spec: TableSpec, take: dict, missing: str, how: Streaming) ->
         offset += len(frame)
         runtime.check_interrupted()
     taken = {option: pd.concat(parts, ignore_index=True) for option, parts in taken_parts.items()}
+    if cache is None:  # iter_tables yields at least one frame, or raises
+        raise DataError("has no rows", source=spec.source)
     return Features(streaming.Rows(cache.finish()), names, np.concatenate(keeps), taken)
 
 
@@ -172,6 +177,7 @@ def _h5ad(spec: TableSpec, take: dict, layer: str | None, how: Streaming) -> Fea
     names = [data.var_names[i] for i in positions]
     every = positions == list(range(data.shape[1]))
     estimate = data.nnz * 8 if data.sparse else data.dense_bytes
+    X: Any
     if streaming.should_stream(estimate, how.stream, how.budget_mb):
         from galaxy_dl.data.rowcache import DenseCache, SparseCache
 

@@ -44,7 +44,7 @@ class _Unnamed:
             self.fd = os.open(target.parent, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666)
         except (AttributeError, OSError) as exc:
             if getattr(exc, "errno", None) not in (None, errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
-                raise OutputError(f"cannot write {target}: {exc.strerror}") from exc
+                raise OutputError(f"cannot write {target}: {getattr(exc, 'strerror', exc)}") from exc
         try:
             if self.fd is not None:
                 self._dir = tempfile.mkdtemp(prefix="galaxy-dl-out-")

@@ -12,6 +12,7 @@ import errno
 import mmap
 import os
 import tempfile
+from typing import Any
 
 from galaxy_dl.errors import OutputError
 
@@ -40,14 +41,14 @@ class _Column:
                 f"cannot create the row cache in {directory}: {exc.strerror}", source="--cache-dir"
             ) from None
         self.length = 0
-        self._map = None
+        self._map: mmap.mmap | None = None
 
     def append(self, values) -> None:
         import numpy as np
 
         data = np.ascontiguousarray(values, dtype=self.dtype)
         try:
-            view, fd = memoryview(data).cast("B"), self._file.fileno()
+            view, fd = memoryview(data).cast("B"), self._file.fileno()  # type: ignore[arg-type]  # numpy arrays are buffers; its stubs do not say so
             while len(view):
                 view = view[os.write(fd, view[:WRITE_BYTES]) :]
         except OSError as exc:
@@ -70,8 +71,8 @@ class _Column:
         self._file.flush()
         if self.length == 0:
             return np.empty(0, dtype=self.dtype)
-        self._map = mmap.mmap(self._file.fileno(), self.length * self.dtype.itemsize, access=mmap.ACCESS_READ)
-        return np.frombuffer(self._map, dtype=self.dtype, count=self.length)
+        self._map = mapped = mmap.mmap(self._file.fileno(), self.length * self.dtype.itemsize, access=mmap.ACCESS_READ)
+        return np.frombuffer(mapped, dtype=self.dtype, count=self.length)
 
     def release(self) -> None:
         if self._map is not None:
@@ -88,7 +89,7 @@ class DenseCache:
     def __init__(self, n_columns: int, directory: str | None = None):
         self.n_columns = n_columns
         self._values = _Column("float32", cache_dir(directory))
-        self._array = None
+        self._array: Any = None
 
     def append(self, block) -> None:
         self._values.append(block)
@@ -117,7 +118,7 @@ class SparseCache:
         self._data = _Column("float32", directory)
         self._indices = _Column("int32", directory)
         self._indptr = [0]
-        self.matrix = None
+        self.matrix: Any = None
 
     def append(self, block) -> None:
         """Append the rows of a scipy sparse matrix."""

@@ -257,7 +257,7 @@ def dataset(blocks: Blocks):
 
     def load(piece):
         size = pieces[int(piece)][2]
-        values = keras.tree.flatten(reach().load(int(piece)))
+        values = keras.tree.flatten(reach().load(int(piece)))  # type: ignore[union-attr]  # alive while its dataset is
         return [a.reshape(len(a) // size, size, *a.shape[1:]) for a in values]  # whole batches for tf.data to slice
 
     structure = blocks.element(np.arange(1))

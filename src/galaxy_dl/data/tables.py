@@ -14,6 +14,7 @@ import gzip
 import io
 import re
 import sys
+import typing
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -99,12 +100,12 @@ class TableSpec:
         return f"{self.option} {name}" if self.option else name
 
 
-def _open(spec: TableSpec) -> tuple[io.BufferedReader, bool]:
+def _open(spec: TableSpec) -> tuple[typing.Any, bool]:
     """A buffered binary stream of the (decompressed) table, after sanity checks on its first bytes, and
     whether it is an uncompressed regular file (which pyarrow can then read natively, by path)."""
     source = spec.source
     raw = sys.stdin.buffer if spec.path == "-" else open_input(spec.path, DataError, source, "a table")
-    stream = io.BufferedReader(raw, buffer_size=SNIFF_BYTES)
+    stream: typing.Any = io.BufferedReader(raw, buffer_size=SNIFF_BYTES)
     head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
     plain = spec.path != "-"
     if head.startswith(GZIP_MAGIC):

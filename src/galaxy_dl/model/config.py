@@ -76,7 +76,7 @@ def callback_entry(value) -> dict:
 
 def named_values(text: str, option: str, numeric: bool = True) -> dict:
     """``NAME=VALUE,…``: output names to non-negative weights, or with ``numeric=False`` to text (loss names)."""
-    pairs = {}
+    pairs: dict[str, float | str] = {}
     for part in text.split(","):
         name, sep, value = (p.strip() for p in part.partition("="))
         if not sep or not name or not value:

@@ -12,6 +12,7 @@ list with one array per output, ``predict`` returns one column per output).
 import contextlib
 import math
 import sys
+from typing import Any
 
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
@@ -226,9 +227,9 @@ class KerasEstimator(BaseEstimator):
 
         model = model or self.model_
         shapes = [tuple(t.shape[1:]) for t in model.inputs]
-        sizes = [math.prod(s) if all(shapes) else None for s in shapes]
-        if None in sizes or any(d is None for s in shapes for d in s):
+        if not all(shapes) or any(d is None for s in shapes for d in s):
             return X
+        sizes = [math.prod(s) for s in shapes]
         if sum(sizes) != X.shape[1]:
             raise DataError(f"the model takes {sum(sizes)} input columns, but the table has {X.shape[1]}")
         parts, start = [], 0
@@ -522,7 +523,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimator):
         y = np.asarray(y)
         self.target_layout_ = _layout(y, model, self.task)
         if self.target_layout_ == "multilabel":
-            self.classes_ = np.tile(np.array([0, 1]), (y.shape[1], 1))
+            self.classes_: Any = np.tile(np.array([0, 1]), (y.shape[1], 1))
         elif self.target_layout_ == "multioutput":
             self.classes_ = [LabelEncoder().fit(label_column(y, j)).classes_ for j in range(y.shape[1])]
             for j, classes in enumerate(self.classes_):

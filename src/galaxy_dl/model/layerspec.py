@@ -57,7 +57,11 @@ def literal(node: ast.AST, spec: str):
         values = [literal(elt, spec) for elt in node.elts]
         return tuple(values) if isinstance(node, ast.Tuple) else values
     if isinstance(node, ast.Dict):
-        return {literal(k, spec): literal(v, spec) for k, v in zip(node.keys, node.values, strict=True)}
+        if any(k is None for k in node.keys):  # {**other}
+            raise UsageError(f"layer spec {spec!r}: '**' in a dictionary is not allowed")
+        return {
+            literal(k, spec): literal(v, spec) for k, v in zip(node.keys, node.values, strict=True) if k is not None
+        }
     if isinstance(node, ast.Name) and node.id in ("true", "false", "null", "none"):
         return {"true": True, "false": False}.get(node.id)
     try:
@@ -130,6 +134,7 @@ def parse_kwargs(text: str, option: str) -> dict:
     except SyntaxError:
         raise UsageError(f"{option}: {text!r} is not NAME=VALUE[, NAME=VALUE…]") from None
     node = tree.body
+    assert isinstance(node, ast.Call)  # "_(...)" parses as a call, or not at all
     if node.args:
         raise UsageError(f"{option}: {text!r}: give values as NAME=VALUE")
     call = _call(node, text, ObjectCall)
@@ -140,7 +145,7 @@ def accepted_arguments(cls) -> set[str]:
     """The keyword arguments a layer class takes: its constructors' along the MRO, and the base Layer's."""
     import inspect
 
-    names = set()
+    names: set[str] = set()
     for klass in cls.__mro__:
         if "__init__" in vars(klass):
             names.update(p for p in inspect.signature(klass.__init__).parameters if p not in ("self", "args", "kwargs"))

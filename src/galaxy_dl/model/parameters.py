@@ -9,6 +9,7 @@ import copy
 import difflib
 import functools
 import inspect
+from typing import Any
 
 from galaxy_dl.errors import UsageError
 
@@ -130,7 +131,7 @@ def native(estimator, params: dict) -> dict:
     architecture, optimizer parameters or callbacks (used by ``KerasEstimator.set_params``)."""
     own = set(estimator._get_param_names())
     result = {key: plain(value) for key, value in params.items() if key in own}
-    changed = {}
+    changed: dict[str, Any] = {}
     for name, value in params.items():
         if name in own:
             continue

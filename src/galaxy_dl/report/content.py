@@ -319,7 +319,7 @@ def _classification(true, predicted, proba, names, final) -> list:
     from galaxy_dl.report.plots import compute, sorted_union
 
     true, predicted = np.asarray(true), np.asarray(predicted)
-    blocks = []
+    blocks: list[Note | Table | Figure] = []
     if true.ndim == 2:
         blocks.append(
             Note(
@@ -383,7 +383,7 @@ def _search(results) -> Section:
     from galaxy_dl.runs.search import results_layout
 
     params, metric = results_layout(results)
-    blocks = [Table(_text(results), "Every setting, best first (the search results table)")]
+    blocks: list[Table | Figure] = [Table(_text(results), "Every setting, best first (the search results table)")]
     if params:
         blocks.append(
             Figure(

@@ -4,6 +4,7 @@ The HTML and PDF writers walk the same :class:`Document`, so both formats always
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Facts:
 class Table:
     """Cells as text, as they are written to disk; ``wide`` tables scroll sideways on narrow screens."""
 
-    frame: object  # pandas DataFrame of strings
+    frame: Any  # pandas DataFrame of strings
     caption: str = ""
 
 
@@ -37,10 +38,10 @@ class Table:
 class Figure:
     """A matplotlib figure (laid out once, rendered by each writer), its caption and a text alternative."""
 
-    figure: object
+    figure: Any
     caption: str
     alt: str
-    _pixels: object = field(default=None, repr=False)
+    _pixels: Any = field(default=None, repr=False)
 
     def pixels(self):
         """RGBA pixels at ``figures.DPI``, drawn once: the HTML's PNG and the PDF's image are the same drawing."""

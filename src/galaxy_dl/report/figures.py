@@ -4,6 +4,8 @@ Curves and markers use the Okabe-Ito palette (distinguishable with the common co
 differ by line style too; matrices use a single-hue scale. Metrics and curve points come from scikit-learn.
 """
 
+from typing import Any
+
 import numpy as np
 
 # Okabe & Ito, "Color Universal Design" (2008): blue, orange, green, purple, sky blue, vermillion, yellow, black
@@ -15,7 +17,7 @@ MAX_PANELS = 12
 # axes.titley fixed: matplotlib otherwise measures every tick label of every panel at each draw to see whether the
 # title must move up (only for ticks or an axis on top, which these figures never have): 5% of the drawing's calls
 # Labels, titles and names come from input files: drawn as written, never parsed as math text ("$\\frac{...").
-FONT = {
+FONT: dict[Any, Any] = {
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,

@@ -6,6 +6,7 @@ put label values where positions belong).
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from galaxy_dl.errors import UsageError, suggest
 from galaxy_dl.limits import DEFAULT_MAX_CLASSES
@@ -43,8 +44,8 @@ class ConfusionMatrix:
 
     labels: list
     display_labels: list
-    counts: object
-    normalized: object | None
+    counts: Any
+    normalized: Any | None
 
     @property
     def accuracy(self) -> float:

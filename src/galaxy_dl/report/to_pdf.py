@@ -3,6 +3,7 @@ stays text: searchable, extractable) and each figure is placed at the page's wid
 figure is the same drawing as the HTML's image, embedded without resampling."""
 
 import textwrap
+from typing import Any
 
 from matplotlib.image import BboxImage  # this module is imported only to write a PDF
 
@@ -27,9 +28,9 @@ class _Pages:
     def __init__(self, pdf, core_fonts: bool):
         self.pdf = pdf
         self.text_weight = "medium" if core_fonts else "normal"
-        self.page = None
+        self.page: Any = None  # the matplotlib Figure being filled
         self.y = 0.0
-        self.run = []  # lines of the style in self.style, not yet placed
+        self.run: list[str] = []  # lines of the style in self.style, not yet placed
         self.style = "text"
 
     def line(self, text: str, style: str = "text") -> None:
@@ -128,7 +129,10 @@ def render(doc) -> bytes:
 
     buffer = io.BytesIO()
     core = _latin(doc)
-    fonts = {"pdf.use14corefonts": core, "text.parse_math": False}  # core: nothing to embed; text drawn as written
+    fonts: dict[Any, Any] = {
+        "pdf.use14corefonts": core,
+        "text.parse_math": False,
+    }  # core: nothing to embed; text drawn as written
     with matplotlib.rc_context(fonts), PdfPages(buffer, metadata={"CreationDate": None, "Title": doc.title}) as pdf:
         pages = _Pages(pdf, core)
         pages.line(doc.title, "title")

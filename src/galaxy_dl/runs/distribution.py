@@ -20,6 +20,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from galaxy_dl.errors import DataError, PeerError, UsageError
 from galaxy_dl.model.plans import Local
@@ -43,7 +44,11 @@ class Cluster:
         given = [self.coordinator, self.num_processes, self.process_id]
         if any(v is not None for v in given) and None in given:
             raise UsageError("--coordinator, --num-processes and --process-id go together: give all three")
-        if self.num_processes is not None and not 0 <= self.process_id < self.num_processes:
+        if (
+            self.num_processes is not None
+            and self.process_id is not None
+            and not 0 <= self.process_id < self.num_processes
+        ):
             raise UsageError(
                 f"--process-id {self.process_id} is out of range for --num-processes "
                 f"{self.num_processes} (0 to {self.num_processes - 1})"
@@ -67,7 +72,7 @@ class Cluster:
 
     @property
     def address(self) -> tuple[str, int]:
-        host, _, port = self.coordinator.rpartition(":")
+        host, _, port = (self.coordinator or "").rpartition(":")
         return host.strip("[]"), int(port)
 
 
@@ -125,7 +130,7 @@ class _Distributed(Local):
 class MirroredPlan(_Distributed):
     """TensorFlow's MirroredStrategy over this machine's GPUs, or N logical CPU devices without one."""
 
-    strategy: object = None
+    strategy: Any = None
     devices: tuple = ()
 
     @classmethod
@@ -159,7 +164,7 @@ class MirroredPlan(_Distributed):
 class JaxPlan(_Distributed):
     """Keras' DataParallel over every process's devices; each process feeds its own rows."""
 
-    distribution: object = None
+    distribution: Any = None
     process_id: int = 0
     num_processes: int = 1
     local_devices: int = 1
@@ -178,7 +183,7 @@ class JaxPlan(_Distributed):
             raise UsageError(f"--devices {cluster.devices}: this process has {len(jax.local_devices())}")
         chosen = {d.id for d in local}
         if jax.process_count() > 1:  # every process's first N devices, in process order
-            per_process = {}
+            per_process: dict[int, list] = {}
             for device in jax.devices():
                 per_process.setdefault(device.process_index, []).append(device)
             devices = [d for p in sorted(per_process) for d in per_process[p][: len(local)]]
@@ -362,7 +367,7 @@ def rendezvous(cluster: Cluster) -> None:
     ``peer_timeout`` seconds; a busy port, a missing peer or a duplicated process id is a PeerError."""
     host, port = cluster.address
     deadline = time.monotonic() + cluster.peer_timeout
-    n, me = cluster.num_processes, cluster.process_id
+    n, me = cluster.num_processes or 1, cluster.process_id
     where = f"--coordinator {cluster.coordinator}"
     if me == 0:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -373,7 +378,7 @@ def rendezvous(cluster: Cluster) -> None:
             except OSError as exc:
                 raise PeerError(f"{where}: cannot listen there: {exc.strerror or exc}") from None
             server.listen(n)
-            peers = {}
+            peers: dict[int, socket.socket] = {}
             while len(peers) < n - 1:
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -58,12 +58,13 @@ class _Process:
             errors="replace",
             start_new_session=True,
         )
-        self.tail = collections.deque(maxlen=50)
-        self.error = None  # its own one-line error ("train-eval: error: ..."), kept back from the output
+        self.tail: collections.deque[str] = collections.deque(maxlen=50)
+        self.error: str | None = None  # its own one-line error ("train-eval: error: ..."), kept back from the output
         self.reader = threading.Thread(target=self._read, args=(forward,), daemon=True)
         self.reader.start()
 
     def _read(self, forward: bool) -> None:
+        assert self.popen.stderr is not None  # opened with stderr=PIPE
         for line in self.popen.stderr:
             line = line.rstrip("\n")
             if ": error: " in line and not line.startswith(" "):

@@ -108,7 +108,7 @@ def predict_table(
 
     chunks = iter_features(spec, chunk_rows, layer=layer, on_header=check_columns)
     blocks = _read_ahead(chunks) if read_ahead else chunks
-    with _open_output(output) as fh, contextlib.closing(blocks):  # on an error, the reader stops at once
+    with _open_output(output) as fh, contextlib.closing(blocks):  # type: ignore[type-var]  # generators close; on an error, the reader stops at once
         for _names, values in blocks:
             if order is not None:
                 values = values[:, order]

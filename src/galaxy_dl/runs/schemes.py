@@ -7,6 +7,7 @@ whose ``scores`` has one row per evaluated set.
 
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from galaxy_dl.errors import DataError, UsageError, first_line, suggest
 
@@ -32,10 +33,10 @@ class Heldout:
     probabilities (one column per class) of a single-label classifier, else None."""
 
     name: str
-    rows: object
-    true: object
-    predicted: object
-    proba: object = None
+    rows: Any
+    true: Any
+    predicted: Any
+    proba: Any = None
 
 
 @dataclass
@@ -43,8 +44,8 @@ class Report:
     scores: list = field(default_factory=list)  # dicts: set, rows, metrics...
     heldout: list = field(default_factory=list)  # Heldout sets
     histories: list = field(default_factory=list)  # (fold name, per-epoch history); the final model's is its history_
-    estimator: object = None
-    results: object = None  # a search's table: one row per setting (galaxy_dl.runs.search)
+    estimator: Any = None
+    results: Any = None  # a search's table: one row per setting (galaxy_dl.runs.search)
 
 
 def check_scoring(names, task: str) -> tuple[str, ...]:
@@ -103,7 +104,8 @@ def stratified_split(y, size, seed):
     n_i = _approximate_mode(counts, n_train, rng)
     t_i = _approximate_mode(counts - n_i, n_test, rng)
     dtype = index_dtype(n)
-    kept, held = [], []
+    kept: Any = []
+    held: Any = []
     for i in range(len(classes)):
         members = np.concatenate(
             [

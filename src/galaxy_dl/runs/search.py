@@ -198,7 +198,7 @@ class _KeepsErrors:
     error in ``cv_results_["error"]`` (from the per-fit results it formats)."""
 
     def _format_results(self, candidate_params, n_splits, out, more_results=None):
-        results = super()._format_results(candidate_params, n_splits, out, more_results)
+        results = super()._format_results(candidate_params, n_splits, out, more_results)  # type: ignore[misc]  # a mixin before BaseSearchCV
         errors = []
         for i in range(len(candidate_params)):
             failures = [o.get("fit_error") for o in out[i * n_splits : (i + 1) * n_splits] if o.get("fit_error")]
@@ -227,7 +227,7 @@ def _check_size(search: str, space: list[Param], n_iter: int, max_settings: int)
     import math
 
     grid = math.prod(len(param.values) for param in space) if all(p.distribution is None for p in space) else None
-    settings = grid if search == "grid" or (search == "halving" and grid is not None) else n_iter
+    settings = grid if grid is not None and search in ("grid", "halving") else n_iter
     if search == "random" and grid is not None:
         settings = min(n_iter, grid)  # scikit-learn draws lists without replacement
     if settings > max_settings:
@@ -297,7 +297,7 @@ def results_table(cv: dict, space: list[Param], refit_metric: str, halving: bool
     order = sorted(range(n), key=lambda i: (-rounds[i], -chosen[i] if np.isfinite(chosen[i]) else np.inf, i))
     rows = []
     for rank, i in enumerate(order, start=1):
-        row = dict(zip(SETTING_COLUMNS, (rank, i + 1), strict=True))
+        row: dict[str, object] = dict(zip(SETTING_COLUMNS, (rank, i + 1), strict=True))
         if halving:
             row.update(zip(HALVING_COLUMNS, (int(rounds[i]) + 1, int(cv["n_resources"][i])), strict=True))
         row.update({param.name: _cell(_label(space, param.name, cv["params"][i][param.name])) for param in space})

@@ -65,7 +65,7 @@ class Param:
         """How a value appears in the results table and the fitted archive: as given for objects
         (``L2(0.01)``), else the plain value."""
         value = plain(value)
-        for candidate, text in zip(self.values, self.texts, strict=True):
+        for candidate, text in zip(self.values, self.texts, strict=False):  # a distribution: one text, no values
             if isinstance(candidate, (dict, list, tuple)) and candidate == value:
                 return text
         return value
@@ -82,13 +82,16 @@ def parse(text: str) -> Param:
 def parse_values(name: str, values: str) -> Param:
     where = f"--param {name}"
     try:
-        nodes = ast.parse(f"[{values}\n]", mode="eval").body.elts
+        tree = ast.parse(f"[{values}\n]", mode="eval").body
+        assert isinstance(tree, ast.List)  # "[...]" parses as a list, or not at all
+        nodes = tree.elts
     except SyntaxError as exc:
         raise UsageError(f"{where}: {values!r} is not a list of values: {exc.msg}") from None
     if len(nodes) == 1 and isinstance(nodes[0], ast.List):  # [16, 32, 64]
         nodes = nodes[0].elts
     if len(nodes) == 1 and _called(nodes[0]) in (*DISTRIBUTIONS, "choice"):
         call = nodes[0]
+        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Name)  # _called() checked both
         if call.keywords:
             raise UsageError(f"{where}: {call.func.id}() takes its values as positional arguments")
         if call.func.id != "choice":

@@ -3,6 +3,7 @@
 import contextlib
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from galaxy_dl.data.features import Streaming, read_features
 from galaxy_dl.data.tables import TableSpec, read_table, release_memory, to_labels, write_table
@@ -12,9 +13,9 @@ from galaxy_dl.runs.schemes import Split, check_scoring, cross_validate, train_v
 
 @dataclass
 class TrainingData:
-    X: object  # float32 (rows, features) in memory, or a streaming.Rows view
-    y: object  # labels as read (ints, floats or strings): (rows,), or (rows, columns) for several label columns
-    groups: object | None
+    X: Any  # float32 (rows, features) in memory, or a streaming.Rows view
+    y: Any  # labels as read (ints, floats or strings): (rows,), or (rows, columns) for several label columns
+    groups: Any | None
     feature_names: list | None
     source: str
     label_names: list | None = None  # the label columns' names, when there are several
@@ -46,13 +47,16 @@ class TrainingData:
                 f"note: {x_spec.source}: {X.shape[0]} rows x {X.shape[1]} columns streamed from a {kind}",
                 file=sys.stderr,
             )
+        y: Any
         if "--target" in features.taken:
             y = features.taken["--target"]
             y_source = f"--target {target}"
         else:
+            if y_spec is None:
+                raise UsageError("give the labels: --y FILE or --target COLUMN")
             y = to_labels(read_table(y_spec), y_spec, several=True)
             y_source = y_spec.source
-        group_values = None
+        group_values: Any = None
         if groups is not None:
             group_values = to_labels(read_table(groups), groups).to_numpy()
             if len(group_values) != len(X):
@@ -66,7 +70,9 @@ class TrainingData:
         label_names = None
         if y.ndim == 2:
             label_names = (
-                [str(c) for c in y.columns] if y_spec.header else [f"label_{i + 1}" for i in range(y.shape[1])]
+                [str(c) for c in y.columns]
+                if y_spec is not None and y_spec.header
+                else [f"label_{i + 1}" for i in range(y.shape[1])]
             )
         y_missing = y.isna().to_numpy()
         y_missing = y_missing.any(axis=1) if y_missing.ndim == 2 else y_missing
@@ -128,7 +134,7 @@ def run_scheme(
                 estimator,
                 data.X,
                 data.y,
-                kind=cv_kind,
+                kind=cv_kind or "kfold",  # settle() has chosen one for cv
                 folds=folds,
                 repeats=repeats,
                 scoring=scoring,
