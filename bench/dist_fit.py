@@ -15,13 +15,8 @@ from galaxy_dl import runtime  # noqa: E402
 from galaxy_dl.runs import distribution  # noqa: E402
 
 runtime.configure(THREADS)
-cluster = distribution.Cluster(
-    distribute=True,
-    coordinator=f"127.0.0.1:{PORT}" if N > 1 else None,
-    num_processes=N if N > 1 else None,
-    process_id=ME if N > 1 else None,
-    peer_timeout=120,
-)
+cluster = distribution.Cluster(distribute=True, coordinator=f"127.0.0.1:{PORT}" if N > 1 else None,
+                               num_processes=N if N > 1 else None, process_id=ME if N > 1 else None, peer_timeout=120)
 plan = distribution.start(cluster, "jax")
 runtime.import_keras()
 import jax  # noqa: E402
@@ -38,9 +33,7 @@ params = int(sum(np.prod(w.shape) for w in est.model_.get_weights()))
 # One all-reduce of a gradient-sized float32 vector over every device, as each training step does.
 mesh = jax.sharding.Mesh(np.array(jax.devices()), ("batch",))
 local = np.ones((1, params), dtype=np.float32)
-parts = jax.make_array_from_process_local_data(
-    jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch")), local
-)
+parts = jax.make_array_from_process_local_data(jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch")), local)
 reduce = jax.jit(lambda a: a.sum(axis=0), out_shardings=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
 reduce(parts).block_until_ready()
 repeats = 50
@@ -50,17 +43,5 @@ for _ in range(repeats):
 allreduce = (time.perf_counter() - start) / repeats
 steps = 2 * (len(Xa) // N // (256 // N))
 if ME == 0:
-    print(
-        json.dumps(
-            {
-                "processes": N,
-                "threads": THREADS,
-                "fit_seconds": fit,
-                "rows": len(Xa),
-                "epochs": 2,
-                "steps": steps,
-                "params": params,
-                "allreduce_seconds": allreduce,
-            }
-        )
-    )
+    print(json.dumps({"processes": N, "threads": THREADS, "fit_seconds": fit, "rows": len(Xa), "epochs": 2, "steps": steps,
+                      "params": params, "allreduce_seconds": allreduce}))

@@ -39,17 +39,15 @@ elif MODE == "from_generator":
     gen = tf.data.Dataset.from_generator(lambda: (block(i) for i in range(len(starts))), output_signature=signature)
     data = {"x": gen.flat_map(lambda a, b: tf.data.Dataset.from_tensor_slices((a, b)))}
 elif MODE == "pydataset":
-
     class Batches(keras.utils.PyDataset):
         def __len__(self):
             return n // BATCH
 
         def __getitem__(self, i):
-            return X[i * BATCH : (i + 1) * BATCH], y[i * BATCH : (i + 1) * BATCH]
+            return X[i * BATCH:(i + 1) * BATCH], y[i * BATCH:(i + 1) * BATCH]
 
     data = {"x": Batches()}
 else:
-
     def load(i):
         a, b = tf.numpy_function(block, [i], (tf.float32, tf.float32))
         a.set_shape((None, BATCH, X.shape[1]))
@@ -58,11 +56,8 @@ else:
 
     data = {"x": tf.data.Dataset.range(len(starts)).flat_map(load)}
 keras.utils.set_random_seed(1)
-model = keras.Sequential(
-    [keras.Input((X.shape[1],))]
-    + [keras.layers.Dense(256, activation="relu") for _ in range(3)]
-    + [keras.layers.Dense(1, activation="sigmoid")]
-)
+model = keras.Sequential([keras.Input((X.shape[1],))] + [keras.layers.Dense(256, activation="relu") for _ in range(3)]
+                         + [keras.layers.Dense(1, activation="sigmoid")])
 model.compile("adam", "binary_crossentropy")
 before = resource.getrusage(resource.RUSAGE_SELF)
 start = time.perf_counter()

@@ -46,14 +46,8 @@ def keras_seeded():
 
 def build_arch():
     keras = keras_seeded()
-    model = keras.Sequential(
-        [
-            keras.Input((7129,)),
-            keras.layers.Dense(16, activation="elu"),
-            keras.layers.Dense(16, activation="elu"),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
+    model = keras.Sequential([keras.Input((7129,)), keras.layers.Dense(16, activation="elu"),
+                              keras.layers.Dense(16, activation="elu"), keras.layers.Dense(1, activation="sigmoid")])
     with open(os.path.join(WORK, "plain_arch.json"), "w") as fh:
         fh.write(model.to_json())
 
@@ -80,9 +74,7 @@ def train_eval():
     Xa, Xv, ya, yv = train_test_split(X, y, test_size=0.2, stratify=y, random_state=SEED)
     model.fit(Xa, ya, epochs=10, batch_size=4, validation_data=(Xv, yv), verbose=0)
     scores = [model.evaluate(Xa, ya, verbose=0), model.evaluate(Xv, yv, verbose=0)]
-    pd.DataFrame(scores, columns=["loss", "accuracy"]).to_csv(
-        os.path.join(WORK, "plain_scores.tsv"), sep="\t", index=False
-    )
+    pd.DataFrame(scores, columns=["loss", "accuracy"]).to_csv(os.path.join(WORK, "plain_scores.tsv"), sep="\t", index=False)
     model.save_weights(os.path.join(WORK, "plain.weights.h5"))
 
 
@@ -124,23 +116,14 @@ def fit_only():
 
     Xa, Xv, ya, yv = train_test_split(X, y, test_size=0.2, stratify=y, random_state=SEED)
     start = time.perf_counter()  # like galaxy-dl's estimator.fit: build, compile and fit
-    model = keras.Sequential(
-        [keras.Input((X.shape[1],))]
-        + [keras.layers.Dense(256, activation="relu") for _ in range(3)]
-        + [keras.layers.Dense(1, activation="sigmoid")]
-    )
+    model = keras.Sequential([keras.Input((X.shape[1],))] + [keras.layers.Dense(256, activation="relu") for _ in range(3)]
+                             + [keras.layers.Dense(1, activation="sigmoid")])
     model.compile(loss="binary_crossentropy", optimizer="adam")
     model.fit(Xa, ya.astype("float32"), epochs=2, batch_size=256, validation_data=(Xv, yv.astype("float32")), verbose=0)
     return {"fit_seconds": time.perf_counter() - start, "rows": len(Xa), "epochs": 2}
 
 
-STEPS = {
-    "build_arch": build_arch,
-    "build_model": build_model,
-    "train_eval": train_eval,
-    "predict": predict,
-    "plot_cm": plot_cm,
-}
+STEPS = {"build_arch": build_arch, "build_model": build_model, "train_eval": train_eval, "predict": predict, "plot_cm": plot_cm}
 
 if __name__ == "__main__":
     extra = {}

@@ -35,7 +35,6 @@ def counted(argv: list[str]) -> None:
                 return render(*args, **kwargs)
             finally:
                 switch("off")
-
         return run
 
     train_eval_with(argv, render=counting)
@@ -46,20 +45,8 @@ def main(argv: list[str]) -> None:
         raise SystemExit("report_instructions: needs valgrind (apt-get install valgrind)")
     out = os.path.join(tempfile.mkdtemp(prefix="report-instructions-"), "callgrind.out")
     env = {**os.environ, COUNTING: "1", "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            __file__,
-            *argv,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    run = subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+                          sys.executable, __file__, *argv], env=env, capture_output=True, text=True)
     found = re.search(r"Collected : (\d+)", run.stderr)
     if run.returncode or not found:
         raise SystemExit(f"report_instructions: valgrind run failed ({run.returncode}): {run.stderr[-1500:]}")

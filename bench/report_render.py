@@ -36,7 +36,6 @@ def main(argv: list[str]) -> None:
             finally:
                 spent["wall"] += time.perf_counter() - wall
                 spent["cpu"] += time.thread_time() - cpu
-
         return run
 
     start = time.perf_counter()

@@ -27,86 +27,16 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 RESULTS: dict = {}
 
 TUTORIAL = [
-    (
-        "build-arch",
-        [
-            "build-arch",
-            "--input-shape",
-            "7129",
-            "--layer",
-            'Dense(16, activation="elu")',
-            "--layer",
-            'Dense(16, activation="elu")',
-            "--layer",
-            'Dense(1, activation="sigmoid")',
-            "-o",
-            "arch.json",
-            "--quiet",
-        ],
-    ),
-    (
-        "build-model",
-        [
-            "build-model",
-            "--arch",
-            "arch.json",
-            "--task",
-            "classification",
-            "--loss",
-            "binary_crossentropy",
-            "--optimizer",
-            "rmsprop",
-            "--epochs",
-            "10",
-            "--batch-size",
-            "4",
-            "--seed",
-            "42",
-            "-o",
-            "model.zip",
-        ],
-    ),
-    (
-        "train-eval",
-        [
-            "train-eval",
-            "--model",
-            "model.zip",
-            "--x",
-            str(DATA / "X_train.tsv"),
-            "--y",
-            str(DATA / "y_train.tsv"),
-            "--scores",
-            "scores.tsv",
-            "--fitted-model",
-            "fitted.zip",
-            "--weights",
-            "weights.h5",
-        ],
-    ),
-    (
-        "predict",
-        [
-            "predict",
-            "--model",
-            "fitted.zip",
-            "--weights",
-            "weights.h5",
-            "--x",
-            str(DATA / "X_test.tsv"),
-            "-o",
-            "predictions.tsv",
-        ],
-    ),
+    ("build-arch", ["build-arch", "--input-shape", "7129", "--layer", 'Dense(16, activation="elu")', "--layer",
+                    'Dense(16, activation="elu")', "--layer", 'Dense(1, activation="sigmoid")', "-o", "arch.json", "--quiet"]),
+    ("build-model", ["build-model", "--arch", "arch.json", "--task", "classification", "--loss", "binary_crossentropy",
+                     "--optimizer", "rmsprop", "--epochs", "10", "--batch-size", "4", "--seed", "42", "-o", "model.zip"]),
+    ("train-eval", ["train-eval", "--model", "model.zip", "--x", str(DATA / "X_train.tsv"), "--y", str(DATA / "y_train.tsv"),
+                    "--scores", "scores.tsv", "--fitted-model", "fitted.zip", "--weights", "weights.h5"]),
+    ("predict", ["predict", "--model", "fitted.zip", "--weights", "weights.h5", "--x", str(DATA / "X_test.tsv"), "-o", "predictions.tsv"]),
     ("plot-cm", ["plot-cm", "--y-true", str(DATA / "y_test.tsv"), "--y-pred", "predictions.tsv", "-o", "cm.png"]),
 ]
-FLOOR_STEP = {
-    "build-arch": "build_arch",
-    "build-model": "build_model",
-    "train-eval": "train_eval",
-    "predict": "predict",
-    "plot-cm": "plot_cm",
-}
+FLOOR_STEP = {"build-arch": "build_arch", "build-model": "build_model", "train-eval": "train_eval", "predict": "predict", "plot-cm": "plot_cm"}
 
 
 def _child(cmd, cwd, env):
@@ -157,7 +87,7 @@ def interleaved(commands, repeats=REPEATS):
 def rotated(names, repeats):
     """Each name once a round, each round starting with the next name: none always runs after the same one."""
     for i in range(repeats):
-        yield from names[i % len(names) :] + names[: i % len(names)]
+        yield from names[i % len(names):] + names[:i % len(names)]
 
 
 def plain_cmd(step, gc_paused=False):
@@ -202,70 +132,30 @@ def prepare_tutorial_files():
 
 def tutorial():
     section("2. Tutorial pipeline: each step vs the same work in plain Keras (own process each)")
-    print(
-        "  plain: a straightforward script; paused: the same script with the collector handled as ours does.\n"
-        "  overhead = ours - paused (our own cost); ratio = ours / plain."
-    )
+    print("  plain: a straightforward script; paused: the same script with the collector handled as ours does.\n"
+          "  overhead = ours - paused (our own cost); ratio = ours / plain.")
     row("step", "ours s", "plain s", "paused s", "overhead s", "ratio", "ours MB")
     steps = {}
     total = {"ours": 0.0, "plain": 0.0, "paused": 0.0}
     for name, cmd in TUTORIAL:
-        got = interleaved(
-            {
-                "ours": (cmd, ENV),
-                "plain": plain_cmd(FLOOR_STEP[name]),
-                "paused": plain_cmd(FLOOR_STEP[name], gc_paused=True),
-            }
-        )
+        got = interleaved({"ours": (cmd, ENV), "plain": plain_cmd(FLOOR_STEP[name]),
+                           "paused": plain_cmd(FLOOR_STEP[name], gc_paused=True)})
         ours, floor, paused = got["ours"], got["plain"], got["paused"]
         overhead = ours["median_seconds"] - paused["median_seconds"]
-        steps[name] = {
-            "ours": ours,
-            "plain": floor,
-            "plain_gc_paused": paused,
-            "overhead_seconds": overhead,
-            "ratio": ours["median_seconds"] / floor["median_seconds"],
-        }
+        steps[name] = {"ours": ours, "plain": floor, "plain_gc_paused": paused, "overhead_seconds": overhead,
+                       "ratio": ours["median_seconds"] / floor["median_seconds"]}
         for key, value in (("ours", ours), ("plain", floor), ("paused", paused)):
             total[key] += value["median_seconds"]
-        row(
-            name,
-            f"{ours['median_seconds']:.2f}",
-            f"{floor['median_seconds']:.2f}",
-            f"{paused['median_seconds']:.2f}",
-            f"{overhead:+.2f}",
-            f"{steps[name]['ratio']:.2f}",
-            f"{ours['peak_mb']:.0f}",
-        )
+        row(name, f"{ours['median_seconds']:.2f}", f"{floor['median_seconds']:.2f}", f"{paused['median_seconds']:.2f}",
+            f"{overhead:+.2f}", f"{steps[name]['ratio']:.2f}", f"{ours['peak_mb']:.0f}")
     one, _ = plain("tutorial", repeats=max(3, REPEATS // 2))
-    row(
-        "total, five processes",
-        f"{total['ours']:.2f}",
-        f"{total['plain']:.2f}",
-        f"{total['paused']:.2f}",
-        f"{total['ours'] - total['paused']:+.2f}",
-        f"{total['ours'] / total['plain']:.2f}",
-        "",
-    )
-    row(
-        "plain Keras, one process",
-        "",
-        f"{one['median_seconds']:.2f}",
-        "",
-        "",
-        f"{total['ours'] / one['median_seconds']:.2f}",
-        "",
-    )
+    row("total, five processes", f"{total['ours']:.2f}", f"{total['plain']:.2f}", f"{total['paused']:.2f}",
+        f"{total['ours'] - total['paused']:+.2f}", f"{total['ours'] / total['plain']:.2f}", "")
+    row("plain Keras, one process", "", f"{one['median_seconds']:.2f}", "", "", f"{total['ours'] / one['median_seconds']:.2f}", "")
     row("Galaxy-ML (issue #8, same machine kind)", "", "21", "", "", f"{total['ours'] / 21:.2f}", "")
-    RESULTS["tutorial"] = {
-        "steps": steps,
-        "total_ours_seconds": total["ours"],
-        "total_plain_per_step_seconds": total["plain"],
-        "total_plain_gc_paused_seconds": total["paused"],
-        "plain_one_process": one,
-        "galaxy_ml_reported_seconds": 21.0,
-        "ratio_to_galaxy_ml": total["ours"] / 21.0,
-    }
+    RESULTS["tutorial"] = {"steps": steps, "total_ours_seconds": total["ours"], "total_plain_per_step_seconds": total["plain"],
+                           "total_plain_gc_paused_seconds": total["paused"], "plain_one_process": one,
+                           "galaxy_ml_reported_seconds": 21.0, "ratio_to_galaxy_ml": total["ours"] / 21.0}
 
 
 def make_big_tables():
@@ -278,18 +168,11 @@ def make_big_tables():
         path = WORK / f"numeric_{rows}x100.tsv"
         if path.exists():
             continue
-        with csv.CSVWriter(
-            str(path),
-            pa.schema([(f"c{i}", pa.float32()) for i in range(100)]),
-            write_options=csv.WriteOptions(delimiter="\t", quoting_style="none"),
-        ) as writer:
+        with csv.CSVWriter(str(path), pa.schema([(f"c{i}", pa.float32()) for i in range(100)]),
+                           write_options=csv.WriteOptions(delimiter="\t", quoting_style="none")) as writer:
             for start in range(0, rows, 100_000):
                 block = rng.normal(size=(min(100_000, rows - start), 100)).astype("float32").round(4)
-                writer.write_table(
-                    pa.Table.from_arrays(
-                        [pa.array(block[:, i]) for i in range(100)], names=[f"c{i}" for i in range(100)]
-                    )
-                )
+                writer.write_table(pa.Table.from_arrays([pa.array(block[:, i]) for i in range(100)], names=[f"c{i}" for i in range(100)]))
     if not (WORK / "big_X.npy").exists():
         X = rng.normal(size=(200_000, 100)).astype("float32")
         y = (X[:, :10].sum(axis=1) + rng.normal(size=200_000) > 0).astype("int64")
@@ -305,35 +188,24 @@ def reading():
     section("3. Reading tables into float32 (in-process, median)")
     row("file", "galaxy-dl s", "pandas C s", "pandas arrow s", "ours/fastest")
     out = {}
-    for label, path, repeats in (
-        ("Golub X_train (38 x 7129)", DATA / "X_train.tsv", 5),
-        ("generated 1,000,000 x 100", WORK / "numeric_1000000x100.tsv", 3),
-    ):
+    for label, path, repeats in (("Golub X_train (38 x 7129)", DATA / "X_train.tsv", 5),
+                                 ("generated 1,000,000 x 100", WORK / "numeric_1000000x100.tsv", 3)):
         _, text = run_once([sys.executable, ROOT / "bench" / "read_tables.py", path, repeats])
         r = json.loads(text.strip().splitlines()[-1])
         fastest = min(r["pandas_c"]["median_seconds"], r["pandas_pyarrow"]["median_seconds"])
         r["ratio_to_fastest_pandas"] = r["galaxy_dl"]["median_seconds"] / fastest
         out[label] = r
-        row(
-            label,
-            f"{r['galaxy_dl']['median_seconds']:.3f}",
-            f"{r['pandas_c']['median_seconds']:.3f}",
-            f"{r['pandas_pyarrow']['median_seconds']:.3f}",
-            f"{r['ratio_to_fastest_pandas']:.2f}",
-        )
+        row(label, f"{r['galaxy_dl']['median_seconds']:.3f}", f"{r['pandas_c']['median_seconds']:.3f}",
+            f"{r['pandas_pyarrow']['median_seconds']:.3f}", f"{r['ratio_to_fastest_pandas']:.2f}")
     RESULTS["reading"] = out
 
 
 def training():
-    section(
-        "4. Training throughput: 200,000 x 100 (80% fitted), three Dense(256), 2 epochs, batch 256 (build+compile+fit)"
-    )
+    section("4. Training throughput: 200,000 x 100 (80% fitted), three Dense(256), 2 epochs, batch 256 (build+compile+fit)")
     row("what", "fit s", "rows/s", "ratio")
     ours, base = [], []
     for _ in range(5):  # interleaved, so that drift in the machine's speed hits both alike
-        ours.append(
-            json.loads(run_once([sys.executable, ROOT / "bench" / "ours_fit.py", WORK])[1].strip().splitlines()[-1])
-        )
+        ours.append(json.loads(run_once([sys.executable, ROOT / "bench" / "ours_fit.py", WORK])[1].strip().splitlines()[-1]))
         base.append(json.loads(plain("fit_only", repeats=1)[1].strip().splitlines()[-1]))
     o = statistics.median(r["fit_seconds"] for r in ours)
     b = statistics.median(r["fit_seconds"] for r in base)
@@ -341,61 +213,13 @@ def training():
     row("galaxy-dl estimator.fit", f"{o:.2f}", f"{rows / o:,.0f}", f"{o / b:.2f}")
     row("plain model.fit", f"{b:.2f}", f"{rows / b:,.0f}", "1.00")
     # The whole program, reading the TSV included, for the record.
-    run_once(
-        [
-            "build-arch",
-            "--input-shape",
-            "100",
-            *functools.reduce(operator.iadd, (["--layer", 'Dense(256, activation="relu")'] for _ in range(3)), []),
-            "--layer",
-            'Dense(1, activation="sigmoid")',
-            "-o",
-            "big_arch.json",
-            "--quiet",
-        ]
-    )
-    run_once(
-        [
-            "build-model",
-            "--arch",
-            "big_arch.json",
-            "--optimizer",
-            "adam",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "256",
-            "--seed",
-            "42",
-            "-o",
-            "big_model.zip",
-        ]
-    )
-    cli, _ = measured(
-        [
-            "train-eval",
-            "--model",
-            "big_model.zip",
-            "--x",
-            WORK / "big_X.tsv",
-            "--y",
-            WORK / "big_y.tsv",
-            "--scores",
-            "big_scores.tsv",
-            "--fitted-model",
-            "big_fitted.zip",
-        ],
-        repeats=1,
-    )
+    run_once(["build-arch", "--input-shape", "100", *functools.reduce(operator.iadd, (["--layer", 'Dense(256, activation="relu")'] for _ in range(3)), []), "--layer", 'Dense(1, activation="sigmoid")', "-o", "big_arch.json", "--quiet"])
+    run_once(["build-model", "--arch", "big_arch.json", "--optimizer", "adam", "--epochs", "2", "--batch-size", "256", "--seed", "42", "-o", "big_model.zip"])
+    cli, _ = measured(["train-eval", "--model", "big_model.zip", "--x", WORK / "big_X.tsv", "--y", WORK / "big_y.tsv",
+                       "--scores", "big_scores.tsv", "--fitted-model", "big_fitted.zip"], repeats=1)
     row("train-eval, whole program", f"{cli['median_seconds']:.2f}", "", "")
-    RESULTS["training"] = {
-        "ours_fit_seconds": o,
-        "plain_fit_seconds": b,
-        "ratio": o / b,
-        "rows_per_second": rows / o,
-        "train_eval_whole_seconds": cli["median_seconds"],
-        "train_eval_peak_mb": cli["peak_mb"],
-    }
+    RESULTS["training"] = {"ours_fit_seconds": o, "plain_fit_seconds": b, "ratio": o / b, "rows_per_second": rows / o,
+                           "train_eval_whole_seconds": cli["median_seconds"], "train_eval_peak_mb": cli["peak_mb"]}
 
 
 def prediction():
@@ -403,10 +227,7 @@ def prediction():
     row("rows", "seconds", "rows/s", "peak MB")
     out = {}
     for rows in (100_000, 1_000_000):
-        r, _ = measured(
-            ["predict", "--model", "big_fitted.zip", "--x", WORK / f"numeric_{rows}x100.tsv", "-o", f"pred_{rows}.tsv"],
-            repeats=2,
-        )
+        r, _ = measured(["predict", "--model", "big_fitted.zip", "--x", WORK / f"numeric_{rows}x100.tsv", "-o", f"pred_{rows}.tsv"], repeats=2)
         r["rows_per_second"] = rows / r["median_seconds"]
         out[rows] = r
         row(f"{rows:,}", f"{r['median_seconds']:.2f}", f"{r['rows_per_second']:,.0f}", f"{r['peak_mb']:.0f}")
@@ -444,17 +265,12 @@ def write_numeric_tsv(path, rows, columns=100, seed=0):
     rng = np.random.default_rng(seed)
     names = ["label"] + [f"c{i}" for i in range(columns)]
     tmp = path.with_suffix(".part")
-    with csv.CSVWriter(
-        str(tmp),
-        pa.schema([("label", pa.int8())] + [(n, pa.float32()) for n in names[1:]]),
-        write_options=csv.WriteOptions(delimiter="\t", quoting_style="none"),
-    ) as writer:
+    with csv.CSVWriter(str(tmp), pa.schema([("label", pa.int8())] + [(n, pa.float32()) for n in names[1:]]),
+                       write_options=csv.WriteOptions(delimiter="\t", quoting_style="none")) as writer:
         for start in range(0, rows, 100_000):
             block = rng.normal(size=(min(100_000, rows - start), columns)).astype("float32").round(4)
             label = (block[:, :10].sum(axis=1) + rng.normal(size=len(block)) > 0).astype("int8")
-            writer.write_table(
-                pa.Table.from_arrays([pa.array(label)] + [pa.array(block[:, i]) for i in range(columns)], names=names)
-            )
+            writer.write_table(pa.Table.from_arrays([pa.array(label)] + [pa.array(block[:, i]) for i in range(columns)], names=names))
     tmp.rename(path)
 
 
@@ -473,22 +289,13 @@ def write_sparse_h5ad(path, rows, columns=20_000, density=0.01, seed=0):
         block = sparse.random(n, columns, density=density, format="csr", dtype=np.float32, random_state=rng)
         kind = rng.integers(0, 2, n)
         block.data = np.ceil(block.data * 5)
-        marker = sparse.csr_matrix(
-            (
-                np.full(kind.sum() * 5, 8.0, dtype=np.float32),
-                (np.repeat(np.flatnonzero(kind), 5), np.tile(np.arange(5), kind.sum())),
-            ),
-            shape=(n, columns),
-        )
+        marker = sparse.csr_matrix((np.full(kind.sum() * 5, 8.0, dtype=np.float32),
+                                    (np.repeat(np.flatnonzero(kind), 5), np.tile(np.arange(5), kind.sum()))), shape=(n, columns))
         blocks.append((block + marker).tocsr())
         kinds.append(kind)
     kind = np.concatenate(kinds)
-    obs = pd.DataFrame(
-        {"cell_type": pd.Categorical(np.where(kind == 1, "T cell", "B cell"))}, index=[f"c{i}" for i in range(rows)]
-    )
-    adata = anndata.AnnData(
-        X=sparse.vstack(blocks, format="csr"), obs=obs, var=pd.DataFrame(index=[f"g{i}" for i in range(columns)])
-    )
+    obs = pd.DataFrame({"cell_type": pd.Categorical(np.where(kind == 1, "T cell", "B cell"))}, index=[f"c{i}" for i in range(rows)])
+    adata = anndata.AnnData(X=sparse.vstack(blocks, format="csr"), obs=obs, var=pd.DataFrame(index=[f"g{i}" for i in range(columns)]))
     adata.write_h5ad(path.with_suffix(".part"))
     path.with_suffix(".part").rename(path)
 
@@ -503,62 +310,17 @@ def make_beyond_memory_data():
 
 
 def beyond_memory():
-    section(
-        "7. Training beyond memory: streamed from the row cache (train-eval --stream, 1 epoch, batch 256, 3x "
-        "Dense(256))"
-    )
+    section("7. Training beyond memory: streamed from the row cache (train-eval --stream, 1 epoch, batch 256, 3x Dense(256))")
     run_once([sys.executable, __file__, "--make-beyond-memory-data"])
     out = {}
-    run_once(
-        [
-            "build-arch",
-            "--input-shape",
-            "100",
-            *functools.reduce(operator.iadd, (["--layer", 'Dense(256, activation="relu")'] for _ in range(3)), []),
-            "--layer",
-            'Dense(1, activation="sigmoid")',
-            "-o",
-            "stream_arch.json",
-            "--quiet",
-        ]
-    )
-    run_once(
-        [
-            "build-model",
-            "--arch",
-            "stream_arch.json",
-            "--optimizer",
-            "adam",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "256",
-            "--seed",
-            "42",
-            "-o",
-            "stream_model.zip",
-        ]
-    )
+    run_once(["build-arch", "--input-shape", "100", *functools.reduce(operator.iadd, (["--layer", 'Dense(256, activation="relu")'] for _ in range(3)), []), "--layer", 'Dense(1, activation="sigmoid")', "-o", "stream_arch.json", "--quiet"])
+    run_once(["build-model", "--arch", "stream_arch.json", "--optimizer", "adam", "--epochs", "1", "--batch-size", "256",
+              "--seed", "42", "-o", "stream_model.zip"])
     row("rows x 100 columns", "mode", "seconds", "peak MB")
     for rows in (200_000, 2_000_000):
         for mode in ("--stream", "--no-stream"):
-            r, _ = measured(
-                [
-                    "train-eval",
-                    "--model",
-                    "stream_model.zip",
-                    "--x",
-                    WORK / f"stream_{rows}.tsv",
-                    "--target",
-                    "label",
-                    mode,
-                    "--cache-dir",
-                    WORK,
-                    "--scores",
-                    f"stream_scores_{rows}.tsv",
-                ],
-                repeats=1,
-            )
+            r, _ = measured(["train-eval", "--model", "stream_model.zip", "--x", WORK / f"stream_{rows}.tsv", "--target", "label",
+                             mode, "--cache-dir", WORK, "--scores", f"stream_scores_{rows}.tsv"], repeats=1)
             out[f"{rows}{mode}"] = r
             row(f"{rows:,}", mode.lstrip("-"), f"{r['median_seconds']:.1f}", f"{r['peak_mb']:.0f}")
     for mode in ("--stream", "--no-stream"):
@@ -569,14 +331,8 @@ def beyond_memory():
     fits = {"memory": [], "streamed": []}
     for _ in range(3):  # interleaved, so that drift in the machine's speed hits both alike
         for mode in fits:
-            fits[mode].append(
-                json.loads(
-                    run_once([sys.executable, ROOT / "bench" / "stream_fit.py", WORK, mode])[1].strip().splitlines()[-1]
-                )
-            )
-    speed = {
-        mode: r[0]["rows"] * r[0]["epochs"] / statistics.median(x["fit_seconds"] for x in r) for mode, r in fits.items()
-    }
+            fits[mode].append(json.loads(run_once([sys.executable, ROOT / "bench" / "stream_fit.py", WORK, mode])[1].strip().splitlines()[-1]))
+    speed = {mode: r[0]["rows"] * r[0]["epochs"] / statistics.median(x["fit_seconds"] for x in r) for mode, r in fits.items()}
     out["fit_rows_per_second"] = speed
     out["streamed_throughput_ratio"] = speed["streamed"] / speed["memory"]
     row("fit rows/s (section 4's run)", "in memory", f"{speed['memory']:,.0f}", "")
@@ -584,11 +340,7 @@ def beyond_memory():
     feeders = {"arrays": [], "from_generator": [], "pydataset": [], "numpy_function": []}
     for _ in range(3):
         for mode in feeders:
-            feeders[mode].append(
-                json.loads(
-                    run_once([sys.executable, ROOT / "bench" / "feeders.py", WORK, mode])[1].strip().splitlines()[-1]
-                )
-            )
+            feeders[mode].append(json.loads(run_once([sys.executable, ROOT / "bench" / "feeders.py", WORK, mode])[1].strip().splitlines()[-1]))
     row("the same fit fed four ways", "feeder", "fit s", "ratio", "kernel s")
     base = statistics.median(r["fit_seconds"] for r in feeders["arrays"])
     out["feeders"] = {}
@@ -597,74 +349,17 @@ def beyond_memory():
         kernel = statistics.median(r["system_seconds"] for r in runs)
         out["feeders"][mode] = {"fit_seconds": fit, "system_seconds": kernel, "ratio": fit / base}
         row("", mode, f"{fit:.2f}", f"x{fit / base:.2f}", f"{kernel:.2f}")
-    run_once(
-        [
-            "build-arch",
-            "--input-shape",
-            "20000",
-            "--layer",
-            'Dense(64, activation="relu")',
-            "--layer",
-            'Dense(2, activation="softmax")',
-            "-o",
-            "cells_arch.json",
-            "--quiet",
-        ]
-    )
-    run_once(
-        [
-            "build-model",
-            "--arch",
-            "cells_arch.json",
-            "--optimizer",
-            "adam",
-            "--loss",
-            "sparse_categorical_crossentropy",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "256",
-            "--seed",
-            "42",
-            "-o",
-            "cells_model.zip",
-        ]
-    )
+    run_once(["build-arch", "--input-shape", "20000", "--layer", 'Dense(64, activation="relu")', "--layer",
+              'Dense(2, activation="softmax")', "-o", "cells_arch.json", "--quiet"])
+    run_once(["build-model", "--arch", "cells_arch.json", "--optimizer", "adam", "--loss", "sparse_categorical_crossentropy",
+              "--epochs", "1", "--batch-size", "256", "--seed", "42", "-o", "cells_model.zip"])
     row("sparse 1% h5ad x 20,000 genes", "step", "seconds", "peak MB")
-    r, _ = measured(
-        [
-            "train-eval",
-            "--model",
-            "cells_model.zip",
-            "--x",
-            WORK / "cells_200000.h5ad",
-            "--y-obs",
-            "cell_type",
-            "--stream",
-            "--cache-dir",
-            WORK,
-            "--scores",
-            "cells_scores.tsv",
-            "--fitted-model",
-            "cells_fitted.zip",
-        ],
-        repeats=1,
-    )
+    r, _ = measured(["train-eval", "--model", "cells_model.zip", "--x", WORK / "cells_200000.h5ad", "--y-obs", "cell_type",
+                     "--stream", "--cache-dir", WORK, "--scores", "cells_scores.tsv", "--fitted-model", "cells_fitted.zip"], repeats=1)
     out["sparse_train_200000"] = r
     row("200,000 cells", "train-eval", f"{r['median_seconds']:.1f}", f"{r['peak_mb']:.0f}")
     for rows in (20_000, 200_000):
-        r, _ = measured(
-            [
-                "predict",
-                "--model",
-                "cells_fitted.zip",
-                "--x",
-                WORK / f"cells_{rows}.h5ad",
-                "-o",
-                f"cells_pred_{rows}.tsv",
-            ],
-            repeats=1,
-        )
+        r, _ = measured(["predict", "--model", "cells_fitted.zip", "--x", WORK / f"cells_{rows}.h5ad", "-o", f"cells_pred_{rows}.tsv"], repeats=1)
         out[f"sparse_predict_{rows}"] = r
         row(f"{rows:,} cells", "predict", f"{r['median_seconds']:.1f}", f"{r['peak_mb']:.0f}")
     RESULTS["beyond_memory"] = out
@@ -673,82 +368,19 @@ def beyond_memory():
 def small_model_growth() -> dict:
     """Section 7's streamed runs again with a small model (Dense 32, batch 1024), whose fixed memory is TensorFlow's
     alone: what grows with the rows is not hidden. Peak RSS per million added rows, for each streamed step."""
-    run_once(
-        [
-            "build-arch",
-            "--input-shape",
-            "100",
-            "--layer",
-            'Dense(32, activation="relu")',
-            "--layer",
-            'Dense(1, activation="sigmoid")',
-            "-o",
-            "small_arch.json",
-            "--quiet",
-        ]
-    )
-    run_once(
-        [
-            "build-model",
-            "--arch",
-            "small_arch.json",
-            "--optimizer",
-            "adam",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "1024",
-            "--seed",
-            "0",
-            "-o",
-            "small_model.zip",
-        ]
-    )
+    run_once(["build-arch", "--input-shape", "100", "--layer", 'Dense(32, activation="relu")', "--layer",
+              'Dense(1, activation="sigmoid")', "-o", "small_arch.json", "--quiet"])
+    run_once(["build-model", "--arch", "small_arch.json", "--optimizer", "adam", "--epochs", "1", "--batch-size", "1024",
+              "--seed", "0", "-o", "small_model.zip"])
     steps = {
-        "train-eval": lambda rows: [
-            "train-eval",
-            "--model",
-            "small_model.zip",
-            "--x",
-            WORK / f"stream_{rows}.tsv",
-            "--target",
-            "label",
-            "--stream",
-            "--cache-dir",
-            WORK,
-            "--scores",
-            f"small_{rows}.tsv",
-            "--fitted-model",
-            f"small_fitted_{rows}.zip",
-        ],
-        "cv, 3 folds": lambda rows: [
-            "train-eval",
-            "--model",
-            "small_model.zip",
-            "--x",
-            WORK / f"stream_{rows}.tsv",
-            "--target",
-            "label",
-            "--stream",
-            "--cache-dir",
-            WORK,
-            "--scheme",
-            "cv",
-            "--folds",
-            "3",
-            "--no-refit",
-            "--scores",
-            f"small_cv_{rows}.tsv",
-        ],
-        "predict": lambda rows: [
-            "predict",
-            "--model",
-            "small_fitted_200000.zip",
-            "--x",
-            WORK / f"stream_{rows}.tsv",
-            "-o",
-            f"small_pred_{rows}.tsv",
-        ],
+        "train-eval": lambda rows: ["train-eval", "--model", "small_model.zip", "--x", WORK / f"stream_{rows}.tsv",
+                                    "--target", "label", "--stream", "--cache-dir", WORK, "--scores", f"small_{rows}.tsv",
+                                    "--fitted-model", f"small_fitted_{rows}.zip"],
+        "cv, 3 folds": lambda rows: ["train-eval", "--model", "small_model.zip", "--x", WORK / f"stream_{rows}.tsv",
+                                     "--target", "label", "--stream", "--cache-dir", WORK, "--scheme", "cv", "--folds", "3",
+                                     "--no-refit", "--scores", f"small_cv_{rows}.tsv"],
+        "predict": lambda rows: ["predict", "--model", "small_fitted_200000.zip", "--x", WORK / f"stream_{rows}.tsv",
+                                 "-o", f"small_pred_{rows}.tsv"],
     }
     out = {}
     row("small model (Dense 32), streamed", "rows", "seconds", "peak MB", "MB/M rows")
@@ -759,27 +391,19 @@ def small_model_growth() -> dict:
             peaks[rows] = r["peak_mb"]
             row(step, f"{rows:,}", f"{r['median_seconds']:.1f}", f"{r['peak_mb']:.0f}")
         per_million = (peaks[2_000_000] - peaks[200_000]) / 1.8
-        out[step] = {
-            "peak_mb": peaks,
-            "growth_10x_rows": peaks[2_000_000] / peaks[200_000],
-            "mb_per_million_rows": per_million,
-        }
+        out[step] = {"peak_mb": peaks, "growth_10x_rows": peaks[2_000_000] / peaks[200_000], "mb_per_million_rows": per_million}
         row("", "10x rows", "", f"x{peaks[2_000_000] / peaks[200_000]:.3f}", f"{per_million:.0f}")
     return out
 
 
 def distributed():
-    section(
-        "8. Distribution: section 4's fit (160,000 rows, 2 epochs, global batch 256) on TensorFlow and JAX, "
-        "and on JAX in 1 and 2 processes"
-    )
+    section("8. Distribution: section 4's fit (160,000 rows, 2 epochs, global batch 256) on TensorFlow and JAX, "
+            "and on JAX in 1 and 2 processes")
     out = {}
     fits = {}
     for backend in ("tensorflow", "jax"):
         env = {**ENV, "KERAS_BACKEND": backend}
-        fits[backend] = json.loads(
-            run_once([sys.executable, ROOT / "bench" / "ours_fit.py", WORK], env=env)[1].strip().splitlines()[-1]
-        )
+        fits[backend] = json.loads(run_once([sys.executable, ROOT / "bench" / "ours_fit.py", WORK], env=env)[1].strip().splitlines()[-1])
     rate = {b: r["rows"] * r["epochs"] / r["fit_seconds"] for b, r in fits.items()}
     row("backend", "fit s", "rows/s", "ratio")
     for backend, r in fits.items():
@@ -788,15 +412,8 @@ def distributed():
     feeders = {"arrays": [], "pydataset": [], "numpy_function": []}
     for _ in range(3):  # how batches reach Keras on JAX (section 7 asked the same of TensorFlow)
         for mode in feeders:
-            feeders[mode].append(
-                json.loads(
-                    run_once(
-                        [sys.executable, ROOT / "bench" / "feeders.py", WORK, mode], env={**ENV, "KERAS_BACKEND": "jax"}
-                    )[1]
-                    .strip()
-                    .splitlines()[-1]
-                )
-            )
+            feeders[mode].append(json.loads(run_once([sys.executable, ROOT / "bench" / "feeders.py", WORK, mode],
+                                                     env={**ENV, "KERAS_BACKEND": "jax"})[1].strip().splitlines()[-1]))
     row("JAX, the same fit fed", "feeder", "fit s", "ratio")
     base = statistics.median(r["fit_seconds"] for r in feeders["arrays"])
     out["jax_feeders"] = {}
@@ -812,17 +429,9 @@ def distributed():
     for _ in range(3):  # interleaved, so that drift in the machine's speed hits every setting alike
         for n, threads in runs:
             port = free_port()
-            procs = [
-                subprocess.Popen(
-                    [sys.executable, ROOT / "bench" / "dist_fit.py", WORK, str(n), str(i), str(port), str(threads)],
-                    cwd=WORK,
-                    env=ENV,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                )
-                for i in range(n)
-            ]
+            procs = [subprocess.Popen([sys.executable, ROOT / "bench" / "dist_fit.py", WORK, str(n), str(i), str(port), str(threads)],
+                                      cwd=WORK, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                     for i in range(n)]
             outputs = [p.communicate(timeout=900)[0] for p in procs]
             runs[(n, threads)].append(json.loads(outputs[0].strip().splitlines()[-1]))
     for (n, threads), rs in runs.items():
@@ -831,19 +440,12 @@ def distributed():
         r["allreduce_seconds"] = statistics.median(x["allreduce_seconds"] for x in rs)
         r["step_seconds"] = r["fit_seconds"] / r["steps"]
         out[f"processes_{n}_threads_{threads}"] = r
-        row(
-            f"{n} x {threads}",
-            f"{r['fit_seconds']:.2f}",
-            f"{r['step_seconds'] * 1000:.2f} ms",
-            f"{r['allreduce_seconds'] * 1000:.3f} ms",
-            f"{r['params'] * 4 / 1e6:.2f}",
-        )
+        row(f"{n} x {threads}", f"{r['fit_seconds']:.2f}", f"{r['step_seconds'] * 1000:.2f} ms",
+            f"{r['allreduce_seconds'] * 1000:.3f} ms", f"{r['params'] * 4 / 1e6:.2f}")
     one = out["processes_1_threads_2"]["fit_seconds"]
     for key in ("processes_2_threads_1", "processes_2_threads_2"):
         out[f"speedup_{key}"] = one / out[key]["fit_seconds"]
-        row(
-            f"{key.split('_')[1]} processes x {key.split('_')[3]} vs 1 x 2", f"x{out[f'speedup_{key}']:.2f}", "", "", ""
-        )
+        row(f"{key.split('_')[1]} processes x {key.split('_')[3]} vs 1 x 2", f"x{out[f'speedup_{key}']:.2f}", "", "", "")
     RESULTS["distributed"] = out
 
 
@@ -851,91 +453,29 @@ SEARCH_GRID = {"dense.units": [32, 64], "learning_rate": [0.001, 0.01], "batch_s
 
 
 def search():
-    section(
-        "9. Hyperparameter search: a grid of 8 settings x 3 folds on 20,000 rows x 100 columns (3 epochs each), "
-        "train-eval --search with --jobs 1 and 2, and the same fits in a plain GridSearchCV loop"
-    )
+    section("9. Hyperparameter search: a grid of 8 settings x 3 folds on 20,000 rows x 100 columns (3 epochs each), "
+            "train-eval --search with --jobs 1 and 2, and the same fits in a plain GridSearchCV loop")
     table = WORK / "search_20k.tsv"
     write_numeric_tsv(table, 20_000, seed=9)
     arch, model = WORK / "search_arch.json", WORK / "search_model.zip"
-    run_once(
-        [
-            "build-arch",
-            "--input-shape",
-            "100",
-            "--layer",
-            'Dense(64, activation="relu")',
-            "--layer",
-            'Dense(1, activation="sigmoid")',
-            "-o",
-            arch,
-            "--quiet",
-        ]
-    )
-    run_once(
-        [
-            "build-model",
-            "--arch",
-            arch,
-            "--optimizer",
-            "adam",
-            "--epochs",
-            "3",
-            "--batch-size",
-            "256",
-            "--seed",
-            "42",
-            "--verbose",
-            "0",
-            "-o",
-            model,
-        ]
-    )
+    run_once(["build-arch", "--input-shape", "100", "--layer", 'Dense(64, activation="relu")',
+              "--layer", 'Dense(1, activation="sigmoid")', "-o", arch, "--quiet"])
+    run_once(["build-model", "--arch", arch, "--optimizer", "adam", "--epochs", "3", "--batch-size", "256",
+              "--seed", "42", "--verbose", "0", "-o", model])
     params = [a for name, values in SEARCH_GRID.items() for a in ("--param", f"{name}={','.join(map(str, values))}")]
 
     def ours(jobs):
-        return (
-            [
-                "train-eval",
-                "--model",
-                model,
-                "--x",
-                table,
-                "--target",
-                "label",
-                "--search",
-                "grid",
-                *params,
-                "--folds",
-                "3",
-                "--scores",
-                WORK / f"search_scores_{jobs}.tsv",
-                "--search-results",
-                WORK / f"search_results_{jobs}.tsv",
-                "--fitted-model",
-                WORK / f"search_fitted_{jobs}.zip",
-                "--jobs",
-                str(jobs),
-            ],
-            ENV,
-        )
+        return (["train-eval", "--model", model, "--x", table, "--target", "label", "--search", "grid", *params,
+                 "--folds", "3", "--scores", WORK / f"search_scores_{jobs}.tsv", "--search-results",
+                 WORK / f"search_results_{jobs}.tsv", "--fitted-model", WORK / f"search_fitted_{jobs}.zip",
+                 "--jobs", str(jobs)], ENV)
 
     plain_loop = [sys.executable, ROOT / "bench" / "search_plain.py", WORK, model, table, json.dumps(SEARCH_GRID)]
     repeats = int(os.environ.get("BENCH_SEARCH_REPEATS", "3"))
-    runs = interleaved(
-        {
-            "jobs_1": ours(1),
-            "jobs_2": ours(2),
-            "plain": (plain_loop, ENV),
-            "plain_same_scores": ([*plain_loop, "--same-scores"], ENV),
-        },
-        repeats=repeats,
-    )
+    runs = interleaved({"jobs_1": ours(1), "jobs_2": ours(2), "plain": (plain_loop, ENV),
+                        "plain_same_scores": ([*plain_loop, "--same-scores"], ENV)}, repeats=repeats)
     same = _timeless(WORK / "search_results_1.tsv") == _timeless(WORK / "search_results_2.tsv")
-    out = {
-        name: {"median_seconds": r["median_seconds"], "runs": r["runs"], "peak_mb": r["peak_mb"]}
-        for name, r in runs.items()
-    }
+    out = {name: {"median_seconds": r["median_seconds"], "runs": r["runs"], "peak_mb": r["peak_mb"]} for name, r in runs.items()}
     plain_s, same_s, one, two = (out[k]["median_seconds"] for k in ("plain", "plain_same_scores", "jobs_1", "jobs_2"))
     out["overhead_per_setting_seconds"] = (one - plain_s) / 8
     out["overhead_ratio"] = one / plain_s - 1
@@ -944,38 +484,24 @@ def search():
     out["jobs_1_and_2_same_results"] = same
     row(f"run (wall, median of {repeats})", "seconds", "peak MB", "ratio")
     row("plain GridSearchCV loop", f"{plain_s:.1f}", f"{out['plain']['peak_mb']:.0f}", "1.00")
-    row(
-        "  the same, also Keras' loss",
-        f"{same_s:.1f}",
-        f"{out['plain_same_scores']['peak_mb']:.0f}",
-        f"{same_s / plain_s:.3f}",
-    )
+    row("  the same, also Keras' loss", f"{same_s:.1f}", f"{out['plain_same_scores']['peak_mb']:.0f}", f"{same_s / plain_s:.3f}")
     row("train-eval --search --jobs 1", f"{one:.1f}", f"{out['jobs_1']['peak_mb']:.0f}", f"{one / plain_s:.3f}")
     row("train-eval --search --jobs 2", f"{two:.1f}", f"{out['jobs_2']['peak_mb']:.0f}", f"{two / plain_s:.3f}")
-    row(
-        "overhead per setting (jobs 1)",
-        f"{out['overhead_per_setting_seconds']:.2f} s",
-        f"{out['overhead_ratio'] * 100:.1f}%",
-        "(target < 5%)",
-    )
+    row("overhead per setting (jobs 1)", f"{out['overhead_per_setting_seconds']:.2f} s",
+        f"{out['overhead_ratio'] * 100:.1f}%", "(target < 5%)")
     row("  vs the loop with the same scores", "", f"{out['overhead_ratio_same_scores'] * 100:.1f}%", "")
     row("--jobs 1 and 2: same results table", "yes" if same else "NO", "", "(but for fit times)")
     RESULTS["search"] = out
 
 
 def report():
-    section(
-        "10. Training report: what --report adds to train-eval on the tutorial, timed inside the run (the "
-        "report's drawing, rendering and writing) and as whole processes"
-    )
+    section("10. Training report: what --report adds to train-eval on the tutorial, timed inside the run (the "
+            "report's drawing, rendering and writing) and as whole processes")
     prepare_tutorial_files()
     base = TUTORIAL[2][1]
     repeats = int(os.environ.get("BENCH_REPORT_REPEATS", "7"))
-    asked = {
-        "html": ["--report", "report.html"],
-        "pdf": ["--report", "report.pdf"],
-        "html_pdf": ["--report", "report.html", "--report", "report.pdf"],
-    }
+    asked = {"html": ["--report", "report.html"], "pdf": ["--report", "report.pdf"],
+             "html_pdf": ["--report", "report.html", "--report", "report.pdf"]}
     inside = {name: [] for name in asked}
     for name in rotated(list(asked), repeats):  # in turn, so that drift in the machine's speed hits every format alike
         _, text = run_once([sys.executable, ROOT / "bench" / "report_render.py", *base[1:], *asked[name]])
@@ -988,23 +514,16 @@ def report():
         out["in_run"][name] = {"report_seconds": report_s, "run_seconds": run_s, "runs": inside[name]}
         row(label, f"{report_s:.2f}", f"{run_s:.2f}", f"{report_s / run_s * 100:.0f}%")
     pairs = int(os.environ.get("BENCH_REPORT_PAIRS", "15"))
-    runs = interleaved(
-        {"none": (base, ENV), "html": (base + asked["html"], ENV), "html_pdf": (base + asked["html_pdf"], ENV)},
-        repeats=pairs,
-    )
+    runs = interleaved({"none": (base, ENV), "html": (base + asked["html"], ENV),
+                        "html_pdf": (base + asked["html_pdf"], ENV)}, repeats=pairs)
     row(f"whole processes ({pairs} rounds)", "median s", "added s", "90% CI")
     for name, label in (("none", "no report"), ("html", "--report report.html"), ("html_pdf", "both")):
         r = runs[name]
         # each round's difference to the run without a report in the same round: the machine's drift cancels
         added = np.subtract(r["runs"], runs["none"]["runs"])
         low, high = _median_interval(added) if name != "none" else (0.0, 0.0)
-        out[name] = {
-            "median_seconds": r["median_seconds"],
-            "runs": r["runs"],
-            "peak_mb": r["peak_mb"],
-            "added_seconds_median_of_rounds": float(np.median(added)),
-            "added_seconds_ci90": [low, high],
-        }
+        out[name] = {"median_seconds": r["median_seconds"], "runs": r["runs"], "peak_mb": r["peak_mb"],
+                     "added_seconds_median_of_rounds": float(np.median(added)), "added_seconds_ci90": [low, high]}
         row(label, f"{r['median_seconds']:.2f}", f"{np.median(added):+.2f}", f"{low:+.2f}..{high:+.2f}")
     RESULTS["report"] = out
 
@@ -1013,14 +532,8 @@ def _median_interval(values, confidence=0.9):
     """A bootstrap confidence interval of the median (scipy's, seeded)."""
     from scipy.stats import bootstrap
 
-    result = bootstrap(
-        (np.asarray(values),),
-        np.median,
-        confidence_level=confidence,
-        n_resamples=2000,
-        random_state=0,
-        method="percentile",
-    )
+    result = bootstrap((np.asarray(values),), np.median, confidence_level=confidence, n_resamples=2000,
+                       random_state=0, method="percentile")
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
@@ -1028,44 +541,25 @@ def _timeless(path):
     """A results table's lines without its fit-time column."""
     lines = [line.split("\t") for line in path.read_text().splitlines()]
     drop = lines[0].index("fit_time_s")
-    return [cells[:drop] + cells[drop + 1 :] for cells in lines]
+    return [cells[:drop] + cells[drop + 1:] for cells in lines]
 
 
-SECTIONS = {
-    "startup": startup,
-    "tutorial": tutorial,
-    "reading": reading,
-    "training": training,
-    "prediction": prediction,
-    "backends": backends,
-    "beyond_memory": beyond_memory,
-    "distributed": distributed,
-    "search": search,
-    "report": report,
-}
+SECTIONS = {"startup": startup, "tutorial": tutorial, "reading": reading, "training": training, "prediction": prediction,
+            "backends": backends, "beyond_memory": beyond_memory, "distributed": distributed, "search": search,
+            "report": report}
 
 
 def main():
     WORK.mkdir(parents=True, exist_ok=True)
     # Versions from a child: importing TensorFlow here would inflate every child's peak memory (fork copies it).
-    _, text = run_once(
-        [sys.executable, "-c", "import keras, tensorflow; print(keras.__version__, tensorflow.__version__)"]
-    )
+    _, text = run_once([sys.executable, "-c", "import keras, tensorflow; print(keras.__version__, tensorflow.__version__)"])
     keras_version, tf_version = text.split()
 
-    RESULTS["machine"] = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "keras": keras_version,
-        "tensorflow": tf_version,
-        "repeats": REPEATS,
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-    print(
-        f"galaxy-dl bench on {RESULTS['machine']['platform']}, {os.cpu_count()} CPUs, "
-        f"keras {keras_version}, tensorflow {tf_version}, {REPEATS} runs per median"
-    )
+    RESULTS["machine"] = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+                          "keras": keras_version, "tensorflow": tf_version, "repeats": REPEATS,
+                          "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    print(f"galaxy-dl bench on {RESULTS['machine']['platform']}, {os.cpu_count()} CPUs, "
+          f"keras {keras_version}, tensorflow {tf_version}, {REPEATS} runs per median")
     run_once([sys.executable, __file__, "--make-data"])  # in a child: keeps NumPy out of this process (see above)
     chosen = os.environ.get("BENCH_SECTIONS", ",".join(SECTIONS)).split(",")
     if "training" not in chosen and "prediction" in chosen:

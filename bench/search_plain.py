@@ -25,22 +25,9 @@ y = frame.pop("label").to_numpy()
 X = frame.to_numpy(np.float32)
 estimator = load(MODEL)
 scoring = {"loss": lambda est, X, y: est.evaluate(X, y)["loss"], "accuracy": "accuracy"} if SAME_SCORES else "accuracy"
-search = GridSearchCV(
-    estimator,
-    GRID,
-    scoring=scoring,
-    cv=StratifiedKFold(3, shuffle=True, random_state=estimator.seed),
-    refit="accuracy" if SAME_SCORES else True,
-)
+search = GridSearchCV(estimator, GRID, scoring=scoring, cv=StratifiedKFold(3, shuffle=True, random_state=estimator.seed),
+                      refit="accuracy" if SAME_SCORES else True)
 fit_start = time.perf_counter()
 search.fit(X, y)
-print(
-    json.dumps(
-        {
-            "settings": len(search.cv_results_["params"]),
-            "fit_seconds": time.perf_counter() - fit_start,
-            "best": search.best_params_,
-            "wall_seconds": time.perf_counter() - start,
-        }
-    )
-)
+print(json.dumps({"settings": len(search.cv_results_["params"]), "fit_seconds": time.perf_counter() - fit_start,
+                  "best": search.best_params_, "wall_seconds": time.perf_counter() - start}))

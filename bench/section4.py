@@ -22,6 +22,4 @@ def estimator(n_columns: int):
 
     layers = [parse_layer('Dense(256, activation="relu")')] * 3 + [parse_layer('Dense(1, activation="sigmoid")')]
     arch = json.loads(to_json(build_sequential((n_columns,), layers)))
-    return make_estimator(
-        "classification", architecture=arch, optimizer="adam", epochs=2, batch_size=256, seed=42, verbose=0
-    )
+    return make_estimator("classification", architecture=arch, optimizer="adam", epochs=2, batch_size=256, seed=42, verbose=0)

@@ -33,9 +33,7 @@ if MODE == "streamed":
 train, val = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=42)
 layers = [parse_layer('Dense(256, activation="relu")')] * 3 + [parse_layer('Dense(1, activation="sigmoid")')]
 arch = json.loads(to_json(build_sequential((X.shape[1],), layers)))
-est = make_estimator(
-    "classification", architecture=arch, optimizer="adam", epochs=2, batch_size=256, seed=42, verbose=0
-)
+est = make_estimator("classification", architecture=arch, optimizer="adam", epochs=2, batch_size=256, seed=42, verbose=0)
 start = time.perf_counter()
 est.fit(X[np.sort(train)], y[np.sort(train)], validation_data=(X[np.sort(val)], y[np.sort(val)]))
 print(json.dumps({"fit_seconds": time.perf_counter() - start, "rows": len(train), "epochs": 2}))

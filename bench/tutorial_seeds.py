@@ -33,20 +33,9 @@ y_test = to_labels(read_table(y_spec), y_spec).to_numpy()
 
 accuracies = {}
 for seed in range(10):
-    estimator = make_estimator(
-        "classification",
-        architecture=arch,
-        loss="binary_crossentropy",
-        optimizer="rmsprop",
-        epochs=10,
-        batch_size=4,
-        seed=seed,
-        verbose=0,
-    )
+    estimator = make_estimator("classification", architecture=arch, loss="binary_crossentropy", optimizer="rmsprop",
+                               epochs=10, batch_size=4, seed=seed, verbose=0)
     report = run_scheme(estimator, train)
     accuracies[seed] = float((report.estimator.predict(X_test) == y_test).mean())
     print(f"seed {seed}: test accuracy {accuracies[seed]:.4f}", flush=True)
-print(
-    f"mean {statistics.mean(accuracies.values()):.4f}, min {min(accuracies.values()):.4f}, max "
-    f"{max(accuracies.values()):.4f}"
-)
+print(f"mean {statistics.mean(accuracies.values()):.4f}, min {min(accuracies.values()):.4f}, max {max(accuracies.values()):.4f}")

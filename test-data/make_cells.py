@@ -17,12 +17,10 @@ def cells(n: int, genes: list[str], seed: int):
     kind = rng.integers(0, len(TYPES), n)
     rate = np.full((n, len(genes)), 0.3)
     for t in range(len(TYPES)):
-        rate[kind == t, 5 * t : 5 * t + 5] = 6.0
+        rate[kind == t, 5 * t:5 * t + 5] = 6.0
     counts = rng.poisson(rate).astype(np.float32)
-    obs = pd.DataFrame(
-        {"cell_type": pd.Categorical([TYPES[k] for k in kind], categories=TYPES), "batch": rng.choice(["b1", "b2"], n)},
-        index=[f"cell{seed}_{i}" for i in range(n)],
-    )
+    obs = pd.DataFrame({"cell_type": pd.Categorical([TYPES[k] for k in kind], categories=TYPES),
+                        "batch": rng.choice(["b1", "b2"], n)}, index=[f"cell{seed}_{i}" for i in range(n)])
     adata = anndata.AnnData(X=sparse.csr_matrix(counts), obs=obs, var=pd.DataFrame(index=genes))
     adata.layers["log1p"] = np.log1p(counts)
     return adata
@@ -41,11 +39,8 @@ def main(out: Path) -> None:
     # New cells, genes in another order plus one the model never saw: predict reorders by name.
     test = cells(40, genes, seed=2)
     order = [*list(reversed(genes)), "gene_extra"]
-    test = anndata.AnnData(
-        X=sparse.hstack([test.X[:, ::-1], sparse.csr_matrix((40, 1))], format="csr"),
-        obs=test.obs,
-        var=pd.DataFrame(index=order),
-    )
+    test = anndata.AnnData(X=sparse.hstack([test.X[:, ::-1], sparse.csr_matrix((40, 1))], format="csr"),
+                           obs=test.obs, var=pd.DataFrame(index=order))
     test.write_h5ad(out / "cells_test.h5ad")
     test.obs[["cell_type"]].to_csv(out / "cells_test_y.tsv", sep="\t", index=False)
 

@@ -20,24 +20,15 @@ TEST_DATA = ROOT / "test-data"
 
 
 # The five longest files, longest first (pytest --durations=0, summed per file: about 200, 170, 165, 90, 85 s).
-SLOWEST_FIRST = (
-    "test_pipeline.py",
-    "test_readme.py",
-    "test_train_eval_distributed.py",
-    "test_train_eval_report.py",
-    "test_search.py",
-)
+SLOWEST_FIRST = ("test_pipeline.py", "test_readme.py", "test_train_eval_distributed.py", "test_train_eval_report.py",
+                 "test_search.py")
 
 
 def pytest_collection_modifyitems(items):
     """Start the longest files first: xdist (--dist loadfile) gives a whole file to one worker, and a long file
     handed out last would leave the other worker idle while it runs."""
-    items.sort(
-        key=lambda item: (
-            item.path.name not in SLOWEST_FIRST,
-            SLOWEST_FIRST.index(item.path.name) if item.path.name in SLOWEST_FIRST else 0,
-        )
-    )
+    items.sort(key=lambda item: (item.path.name not in SLOWEST_FIRST, SLOWEST_FIRST.index(item.path.name)
+                                 if item.path.name in SLOWEST_FIRST else 0))
 
 
 def write_tsv(path, frame, header=True):
@@ -123,19 +114,8 @@ def build_model_zip(tmp_dir, input_shape, layers, *extra):
 @pytest.fixture(scope="session")
 def binary_model(binary_data):
     return build_model_zip(
-        binary_data["dir"],
-        "6",
-        ['Dense(8, activation="relu")', 'Dense(1, activation="sigmoid")'],
-        "--epochs",
-        "5",
-        "--batch-size",
-        "16",
-        "--seed",
-        "1",
-        "--optimizer",
-        "adam",
-        "--learning-rate",
-        "0.01",
+        binary_data["dir"], "6", ['Dense(8, activation="relu")', 'Dense(1, activation="sigmoid")'],
+        "--epochs", "5", "--batch-size", "16", "--seed", "1", "--optimizer", "adam", "--learning-rate", "0.01",
     )
 
 
@@ -145,22 +125,9 @@ def binary_fitted(binary_data, binary_model):
     from galaxy_dl.cli import train_eval
 
     d = binary_data["dir"]
-    result = invoke(
-        train_eval.main,
-        [
-            "--model",
-            binary_model,
-            "--x",
-            binary_data["x"],
-            "--y",
-            binary_data["y"],
-            "--scores",
-            d / "scores.tsv",
-            "--fitted-model",
-            d / "fitted.zip",
-            "--weights",
-            d / "weights.h5",
-        ],
-    )
+    result = invoke(train_eval.main, [
+        "--model", binary_model, "--x", binary_data["x"], "--y", binary_data["y"],
+        "--scores", d / "scores.tsv", "--fitted-model", d / "fitted.zip", "--weights", d / "weights.h5",
+    ])
     assert result.exit_code == 0, result.stderr
     return {"fitted": str(d / "fitted.zip"), "weights": str(d / "weights.h5"), "scores": str(d / "scores.tsv")}

@@ -37,59 +37,27 @@ def test_sequential_json_round_trips_through_keras(keras):
     assert text == to_json(again)
 
 
-@pytest.mark.parametrize(
-    "spec",
-    [
-        "SeparableConv2D(2, 3)",
-        "DepthwiseConv2D(3)",
-        "Conv2DTranspose(2, 3)",
-        "Cropping2D(1)",
-        "UpSampling2D(2)",
-        "ZeroPadding2D(1)",
-        "MaxPooling2D(2)",
-        "AveragePooling2D(2)",
-        "GlobalMaxPooling2D()",
-        "BatchNormalization()",
-        "GaussianNoise(0.1)",
-        "SpatialDropout2D(0.1)",
-        "LeakyReLU(alpha=0.2)",
-        "PReLU()",
-        "ELU()",
-        "ReLU(max_value=6)",
-        "Softmax()",
-        "Permute((2, 1, 3))",
-        "ActivityRegularization(l1=0.01)",
-        "Reshape((8, 8, 1))",
-    ],
-)
+@pytest.mark.parametrize("spec", [
+    "SeparableConv2D(2, 3)", "DepthwiseConv2D(3)", "Conv2DTranspose(2, 3)",
+    "Cropping2D(1)", "UpSampling2D(2)", "ZeroPadding2D(1)", "MaxPooling2D(2)", "AveragePooling2D(2)",
+    "GlobalMaxPooling2D()", "BatchNormalization()", "GaussianNoise(0.1)", "SpatialDropout2D(0.1)",
+    "LeakyReLU(alpha=0.2)", "PReLU()", "ELU()", "ReLU(max_value=6)", "Softmax()", "Permute((2, 1, 3))",
+    "ActivityRegularization(l1=0.01)", "Reshape((8, 8, 1))",
+])
 def test_layer_families_build_on_image_input(spec):
     model = build_sequential((8, 8, 1), layers(spec))
     assert len(model.layers) == 1
 
 
-@pytest.mark.parametrize(
-    "spec",
-    [
-        "LSTM(4)",
-        "GRU(4, return_sequences=True)",
-        "Conv1D(4, 3, padding='same')",
-        "SimpleRNN(3)",
-        "Masking(0.0)",
-        "Flatten()",
-    ],
-)
+@pytest.mark.parametrize("spec", ["LSTM(4)", "GRU(4, return_sequences=True)", "Conv1D(4, 3, padding='same')", "SimpleRNN(3)", "Masking(0.0)", "Flatten()"])
 def test_recurrent_layers_build_on_sequence_input(spec):
     assert build_sequential((5, 2), layers(spec)).layers
 
 
 def test_regularizers_constraints_and_initializers_are_reachable():
-    model = build_sequential(
-        (4,),
-        layers(
-            "Dense(3, kernel_regularizer=L2(0.01), kernel_constraint=MaxNorm(3), bias_constraint=NonNeg(), "
-            "kernel_initializer=HeNormal(seed=1), activity_regularizer=L1L2(l1=0.0, l2=0.1))"
-        ),
-    )
+    model = build_sequential((4,), layers(
+        "Dense(3, kernel_regularizer=L2(0.01), kernel_constraint=MaxNorm(3), bias_constraint=NonNeg(), "
+        "kernel_initializer=HeNormal(seed=1), activity_regularizer=L1L2(l1=0.0, l2=0.1))"))
     config = json.loads(to_json(model))["config"]["layers"][1]["config"]
     assert config["kernel_regularizer"]["class_name"] == "L2"
     assert config["kernel_constraint"]["class_name"] == "MaxNorm"
@@ -106,21 +74,15 @@ def test_cudnn_names_become_modern_layers(capsys):
     assert "LSTM in Keras 3" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "spec, message",
-    [
-        ("Dense(16, activaton='elu')", "takes no argument 'activaton' (did you mean activation?)"),
-        ("Dens(16)", "unknown layer 'Dens' (did you mean Dense?)"),
-        ("LocallyConnected1D(4, 3)", "Keras 3 has no LocallyConnected1D; use Conv1D"),
-        ("ThresholdedReLU(1.0)", "ReLU(threshold=...)"),
-        ("Lambda(1)", "Lambda layers hold Python code"),
-        (
-            "Dense(16, kernel_constraint=MaxNrom(3))",
-            "'MaxNrom' is not a Keras layer, initializer, regularizer or constraint (did you mean MaxNorm?)",
-        ),
-        ("Dense(16, activation='elux')", "layer \"Dense(16, activation='elux')\""),
-    ],
-)
+@pytest.mark.parametrize("spec, message", [
+    ("Dense(16, activaton='elu')", "takes no argument 'activaton' (did you mean activation?)"),
+    ("Dens(16)", "unknown layer 'Dens' (did you mean Dense?)"),
+    ("LocallyConnected1D(4, 3)", "Keras 3 has no LocallyConnected1D; use Conv1D"),
+    ("ThresholdedReLU(1.0)", "ReLU(threshold=...)"),
+    ("Lambda(1)", "Lambda layers hold Python code"),
+    ("Dense(16, kernel_constraint=MaxNrom(3))", "'MaxNrom' is not a Keras layer, initializer, regularizer or constraint (did you mean MaxNorm?)"),
+    ("Dense(16, activation='elux')", "layer \"Dense(16, activation='elux')\""),
+])
 def test_layer_errors_name_the_problem(spec, message):
     with pytest.raises(UsageError) as err:
         make_layer(parse_layer(spec))
@@ -159,28 +121,16 @@ def test_functional_wiring_errors():
         build_functional({"inputs": [], "layer": []}, "spec")
 
 
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("{not json", "not valid JSON"),
-        ('{"a": 1}', "JSON but not a Keras model architecture"),
-        (
-            '{"class_name": "Sequential", "config": {"layers": '
-            '[{"module": "os", "class_name": "system", "config": {}}]}, "module": "keras"}',
-            "names module 'os'",
-        ),
-        (
-            '{"class_name": "Sequential", "module": "keras", "config": {"layers": '
-            '[{"module": "keras.layers", "class_name": "Lambda", "config": {}}]}}',
-            "is a Lambda layer",
-        ),
-        (
-            '{"class_name": "Sequential", "module": "keras", "config": {"layers": '
-            '[{"module": "keras.layers", "class_name": "Nope", "config": {}}]}}',
-            "cannot build the model",
-        ),
-    ],
-)
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "not valid JSON"),
+    ('{"a": 1}', "JSON but not a Keras model architecture"),
+    ('{"class_name": "Sequential", "config": {"layers": [{"module": "os", "class_name": "system", "config": {}}]}, "module": "keras"}',
+     "names module 'os'"),
+    ('{"class_name": "Sequential", "module": "keras", "config": {"layers": [{"module": "keras.layers", "class_name": "Lambda", "config": {}}]}}',
+     "is a Lambda layer"),
+    ('{"class_name": "Sequential", "module": "keras", "config": {"layers": [{"module": "keras.layers", "class_name": "Nope", "config": {}}]}}',
+     "cannot build the model"),
+])
 def test_bad_architecture_files(tmp_path, text, message):
     path = tmp_path / "arch.json"
     path.write_text(text)
@@ -219,28 +169,14 @@ def test_keras2_argument_that_changes_meaning_is_an_error(capsys):
 
 def test_keras2_arguments_keras3_drops_are_dropped_with_its_warning(tmp_path, capsys):
     doc = json.loads((DATA / "keras2_sequential.json").read_text())
-    doc["config"]["layers"].insert(
-        0,
-        {
-            "class_name": "Embedding",
-            "config": {
-                "name": "embedding",
-                "input_dim": 50,
-                "output_dim": 4,
-                "input_length": 17,
-                "batch_input_shape": [None, 17],
-            },
-        },
-    )
+    doc["config"]["layers"].insert(0, {"class_name": "Embedding", "config": {
+        "name": "embedding", "input_dim": 50, "output_dim": 4, "input_length": 17, "batch_input_shape": [None, 17]}})
     doc["config"]["layers"][1]["config"].pop("batch_input_shape", None)
     path = tmp_path / "k2.json"
     path.write_text(json.dumps(doc))
     config = load_json_file(str(path))
     assert "input_length" not in json.dumps(config)
-    assert (
-        "layer embedding: dropped input_length=17 (Keras 3: Argument `input_length` is deprecated"
-        in capsys.readouterr().err
-    )
+    assert "layer embedding: dropped input_length=17 (Keras 3: Argument `input_length` is deprecated" in capsys.readouterr().err
 
 
 def test_keras2_arguments_in_a_layer_spec_are_dropped_with_keras_own_warning(capsys):
@@ -271,7 +207,7 @@ def test_architecture_json_mutation_fuzz_never_crashes():
             if op < 0.5:
                 chars[pos] = rng.choice(alphabet)
             elif op < 0.8:
-                del chars[pos : pos + rng.randint(1, 12)]
+                del chars[pos:pos + rng.randint(1, 12)]
             else:
                 chars.insert(pos, rng.choice(alphabet))
         try:
@@ -282,65 +218,31 @@ def test_architecture_json_mutation_fuzz_never_crashes():
     assert built + refused == 400 and refused > 100 and built > 0
 
 
-@pytest.mark.parametrize(
-    "shape, spec",
-    [
-        # core
-        ((4,), "Activation('relu')"),
-        ((4,), "RepeatVector(3)"),
-        ((4,), "ActivityRegularization(l2=0.1)"),
-        ((3, 4), "Masking(mask_value=0.0)"),
-        ((5, 4), "SpatialDropout1D(0.2)"),
-        ((5, 5, 5, 2), "SpatialDropout3D(0.2)"),
-        # convolution, cropping, up-sampling, padding, pooling in 1D/2D/3D
-        ((8, 2), "Conv1D(2, 3)"),
-        ((8, 2), "SeparableConv1D(2, 3)"),
-        ((8, 2), "DepthwiseConv1D(3)"),
-        ((8, 2), "Conv1DTranspose(2, 3)"),
-        ((6, 6, 6, 1), "Conv3D(2, 3)"),
-        ((6, 6, 6, 1), "Conv3DTranspose(2, 3)"),
-        ((8, 2), "Cropping1D(1)"),
-        ((6, 6, 6, 1), "Cropping3D(1)"),
-        ((8, 2), "UpSampling1D(2)"),
-        ((4, 4, 4, 1), "UpSampling3D(2)"),
-        ((8, 2), "ZeroPadding1D(1)"),
-        ((4, 4, 4, 1), "ZeroPadding3D(1)"),
-        ((8, 2), "MaxPooling1D(2)"),
-        ((4, 4, 4, 1), "AveragePooling3D(2)"),
-        ((8, 2), "GlobalAveragePooling1D()"),
-        ((4, 4, 4, 1), "GlobalMaxPooling3D()"),
-        # recurrent, cells and wrappers
-        ((5, 2), "RNN(LSTMCell(4))"),
-        ((5, 2), "RNN(GRUCell(3))"),
-        ((5, 2), "RNN(SimpleRNNCell(3))"),
-        ((5, 2), "Bidirectional(LSTM(4))"),
-        ((5, 2), "TimeDistributed(Dense(3))"),
-        ((3, 6, 6, 1), "ConvLSTM2D(2, 3)"),
-        ((3, 6, 1), "ConvLSTM1D(2, 3)"),
-        # embedding, normalization, noise, advanced activations
-        ((5,), "Embedding(100, 8)"),
-        ((4,), "LayerNormalization()"),
-        ((4,), "UnitNormalization()"),
-        ((4,), "GaussianDropout(0.1)"),
-        ((4,), "AlphaDropout(0.1)"),
-        ((4,), "ReLU(threshold=0.5)"),
-        ((4,), "Softmax()"),
-        ((4,), "ELU(alpha=0.5)"),
-    ],
-)
+@pytest.mark.parametrize("shape, spec", [
+    # core
+    ((4,), "Activation('relu')"), ((4,), "RepeatVector(3)"), ((4,), "ActivityRegularization(l2=0.1)"),
+    ((3, 4), "Masking(mask_value=0.0)"), ((5, 4), "SpatialDropout1D(0.2)"), ((5, 5, 5, 2), "SpatialDropout3D(0.2)"),
+    # convolution, cropping, up-sampling, padding, pooling in 1D/2D/3D
+    ((8, 2), "Conv1D(2, 3)"), ((8, 2), "SeparableConv1D(2, 3)"), ((8, 2), "DepthwiseConv1D(3)"), ((8, 2), "Conv1DTranspose(2, 3)"),
+    ((6, 6, 6, 1), "Conv3D(2, 3)"), ((6, 6, 6, 1), "Conv3DTranspose(2, 3)"), ((8, 2), "Cropping1D(1)"), ((6, 6, 6, 1), "Cropping3D(1)"),
+    ((8, 2), "UpSampling1D(2)"), ((4, 4, 4, 1), "UpSampling3D(2)"), ((8, 2), "ZeroPadding1D(1)"), ((4, 4, 4, 1), "ZeroPadding3D(1)"),
+    ((8, 2), "MaxPooling1D(2)"), ((4, 4, 4, 1), "AveragePooling3D(2)"), ((8, 2), "GlobalAveragePooling1D()"), ((4, 4, 4, 1), "GlobalMaxPooling3D()"),
+    # recurrent, cells and wrappers
+    ((5, 2), "RNN(LSTMCell(4))"), ((5, 2), "RNN(GRUCell(3))"), ((5, 2), "RNN(SimpleRNNCell(3))"),
+    ((5, 2), "Bidirectional(LSTM(4))"), ((5, 2), "TimeDistributed(Dense(3))"), ((3, 6, 6, 1), "ConvLSTM2D(2, 3)"),
+    ((3, 6, 1), "ConvLSTM1D(2, 3)"),
+    # embedding, normalization, noise, advanced activations
+    ((5,), "Embedding(100, 8)"), ((4,), "LayerNormalization()"), ((4,), "UnitNormalization()"), ((4,), "GaussianDropout(0.1)"),
+    ((4,), "AlphaDropout(0.1)"), ((4,), "ReLU(threshold=0.5)"), ((4,), "Softmax()"), ((4,), "ELU(alpha=0.5)"),
+])
 def test_every_layer_family_galaxy_ml_offers(shape, spec):
     assert build_sequential(shape, layers(spec)).layers
 
 
-@pytest.mark.parametrize(
-    "merge",
-    ["Add()", "Subtract()", "Multiply()", "Average()", "Maximum()", "Minimum()", "Concatenate()", "Dot(axes=1)"],
-)
+@pytest.mark.parametrize("merge", ["Add()", "Subtract()", "Multiply()", "Average()", "Maximum()", "Minimum()", "Concatenate()", "Dot(axes=1)"])
 def test_merge_layers_in_a_graph(merge):
-    spec = {
-        "inputs": [{"name": "a", "shape": [3]}, {"name": "b", "shape": [3]}],
-        "layers": [{"name": "m", "layer": merge, "inputs": ["a", "b"]}, {"layer": "Dense(1)"}],
-    }
+    spec = {"inputs": [{"name": "a", "shape": [3]}, {"name": "b", "shape": [3]}],
+            "layers": [{"name": "m", "layer": merge, "inputs": ["a", "b"]}, {"layer": "Dense(1)"}]}
     assert build_functional(spec, "spec").count_params() > 0
 
 

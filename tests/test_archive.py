@@ -20,9 +20,7 @@ def estimators(tmp_path_factory):
     from galaxy_dl.model.estimator import make_estimator
     from galaxy_dl.model.layerspec import parse_layer
 
-    arch = json.loads(
-        to_json(build_sequential((3,), [parse_layer("Dense(4)"), parse_layer('Dense(1, activation="sigmoid")')]))
-    )
+    arch = json.loads(to_json(build_sequential((3,), [parse_layer("Dense(4)"), parse_layer('Dense(1, activation="sigmoid")')])))
     unfitted = make_estimator("classification", architecture=arch, epochs=2, batch_size=8, seed=3, verbose=0)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3)).astype("float32")
@@ -59,9 +57,7 @@ def test_round_trip_predicts_identically(estimators):
     loaded = archive.load(str(estimators["dir"] / "fitted.zip"))
     assert loaded.get_params() == estimators["fitted"].get_params()
     np.testing.assert_array_equal(loaded.predict(estimators["X"]), estimators["fitted"].predict(estimators["X"]))
-    np.testing.assert_allclose(
-        loaded.predict_proba(estimators["X"]), estimators["fitted"].predict_proba(estimators["X"]), rtol=0, atol=0
-    )
+    np.testing.assert_allclose(loaded.predict_proba(estimators["X"]), estimators["fitted"].predict_proba(estimators["X"]), rtol=0, atol=0)
 
 
 def test_unfitted_round_trip_and_require_fitted(estimators):
@@ -77,38 +73,19 @@ def test_same_estimator_gives_byte_identical_archive(estimators):
         assert {info.date_time for info in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        (lambda n, d: None if n == "params.json" else (n, d), "member 'params.json' is missing"),
-        (
-            lambda n, d: (
-                (n, d.replace(b'"format_version": 1', b'"format_version": 99')) if n == "manifest.json" else (n, d)
-            ),
-            "written by a newer galaxy-dl \\(format version 99",
-        ),
-        (
-            lambda n, d: (n, d.replace(b"galaxy-dl-estimator", b"other-format")) if n == "manifest.json" else (n, d),
-            "format 'other-format'",
-        ),
-        (lambda n, d: ("../evil.json" if n == "params.json" else n, d), "unsafe member name '../evil.json'"),
-        (lambda n, d: ("/etc/passwd" if n == "params.json" else n, d), "unsafe member name '/etc/passwd'"),
-        (lambda n, d: (n, b"{broken") if n == "params.json" else (n, d), "member 'params.json' is not valid JSON"),
-        (
-            lambda n, d: (n, d.replace(b'"epochs"', b'"epochz"')) if n == "params.json" else (n, d),
-            "unknown parameter 'epochz'",
-        ),
-        (
-            lambda n, d: (n, d.replace(b'"epochs": 2', b'"epochs": 0')) if n == "params.json" else (n, d),
-            "--epochs must be a positive integer",
-        ),
-        (lambda n, d: (n, d[:100]) if n == "model.weights.h5" else (n, d), "model.weights.h5"),
-        (
-            lambda n, d: (n, d.replace(b'"keras.layers"', b'"subprocess"', 1)) if n == "architecture.json" else (n, d),
-            "names module 'subprocess'",
-        ),
-    ],
-)
+@pytest.mark.parametrize("change, message", [
+    (lambda n, d: None if n == "params.json" else (n, d), "member 'params.json' is missing"),
+    (lambda n, d: (n, d.replace(b'"format_version": 1', b'"format_version": 99')) if n == "manifest.json" else (n, d),
+     "written by a newer galaxy-dl \\(format version 99"),
+    (lambda n, d: (n, d.replace(b"galaxy-dl-estimator", b"other-format")) if n == "manifest.json" else (n, d), "format 'other-format'"),
+    (lambda n, d: ("../evil.json" if n == "params.json" else n, d), "unsafe member name '../evil.json'"),
+    (lambda n, d: ("/etc/passwd" if n == "params.json" else n, d), "unsafe member name '/etc/passwd'"),
+    (lambda n, d: (n, b"{broken") if n == "params.json" else (n, d), "member 'params.json' is not valid JSON"),
+    (lambda n, d: (n, d.replace(b'"epochs"', b'"epochz"')) if n == "params.json" else (n, d), "unknown parameter 'epochz'"),
+    (lambda n, d: (n, d.replace(b'"epochs": 2', b'"epochs": 0')) if n == "params.json" else (n, d), "--epochs must be a positive integer"),
+    (lambda n, d: (n, d[:100]) if n == "model.weights.h5" else (n, d), "model.weights.h5"),
+    (lambda n, d: (n, d.replace(b'"keras.layers"', b'"subprocess"', 1)) if n == "architecture.json" else (n, d), "names module 'subprocess'"),
+])
 def test_damaged_archives_are_refused(estimators, tmp_path, change, message):
     path = rewrite(estimators["dir"] / "fitted.zip", tmp_path / "bad.zip", change)
     with pytest.raises(ModelError, match=message) as err:
@@ -125,7 +102,7 @@ def test_not_a_zip_truncated_and_corrupt(estimators, tmp_path):
             archive.load(str(tmp_path / name))
     corrupt = bytearray(data)
     start = data.index(b"model.weights.h5") + 100  # inside the first bytes of the compressed weights
-    corrupt[start : start + 64] = bytes(64)
+    corrupt[start:start + 64] = bytes(64)
     (tmp_path / "corrupt.zip").write_bytes(bytes(corrupt))
     with pytest.raises(ModelError, match=r"corrupt|weights"):
         archive.load(str(tmp_path / "corrupt.zip"))
@@ -164,7 +141,7 @@ def test_mutation_fuzz_never_crashes(estimators):
             if kind < 0.6:
                 mutant[pos] = rng.randrange(256)
             elif kind < 0.8:
-                del mutant[pos : pos + rng.randint(1, 32)]
+                del mutant[pos:pos + rng.randint(1, 32)]
             else:
                 mutant[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
         path.write_bytes(bytes(mutant))

@@ -10,15 +10,8 @@ def keras():
     return runtime.import_keras()
 
 
-@pytest.mark.parametrize(
-    "alias, name",
-    [
-        ("logcosh", "log_cosh"),
-        ("kullback_leibler_divergence", "kl_divergence"),
-        ("MEAN_SQUARED_ERROR", "mse"),
-        ("cosine_proximity", "cosine_similarity"),
-    ],
-)
+@pytest.mark.parametrize("alias, name", [("logcosh", "log_cosh"), ("kullback_leibler_divergence", "kl_divergence"),
+                                         ("MEAN_SQUARED_ERROR", "mse"), ("cosine_proximity", "cosine_similarity")])
 def test_loss_aliases(alias, name):
     assert canonical_loss(alias) == name
 
@@ -27,24 +20,13 @@ def test_metric_aliases():
     assert canonical_metric("acc") == "accuracy" and canonical_metric("AUC") == "auc"
 
 
-@pytest.mark.parametrize(
-    "name, params",
-    [
-        ("rmsprop", {"rho": 0.8, "momentum": 0, "centered": True, "clipnorm": 1.0}),
-        (
-            "Ftrl",
-            {
-                "learning_rate_power": -0.5,
-                "l1_regularization_strength": 0.01,
-                "l2_shrinkage_regularization_strength": 0,
-                "initial_accumulator_value": 0.1,
-                "beta": 0,
-            },
-        ),
-        ("adamw", {"weight_decay": 0.01, "amsgrad": True, "clipvalue": 0.5}),
-        ("Nadam", {"beta_1": 0.8, "beta_2": 0.99}),
-    ],
-)
+@pytest.mark.parametrize("name, params", [
+    ("rmsprop", {"rho": 0.8, "momentum": 0, "centered": True, "clipnorm": 1.0}),
+    ("Ftrl", {"learning_rate_power": -0.5, "l1_regularization_strength": 0.01, "l2_shrinkage_regularization_strength": 0,
+              "initial_accumulator_value": 0.1, "beta": 0}),
+    ("adamw", {"weight_decay": 0.01, "amsgrad": True, "clipvalue": 0.5}),
+    ("Nadam", {"beta_1": 0.8, "beta_2": 0.99}),
+])
 def test_every_optimizer_parameter_is_reachable(name, params):
     optimizer = make_optimizer(name, params)
     for key, value in params.items():

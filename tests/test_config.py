@@ -7,34 +7,10 @@ from galaxy_dl.errors import UsageError
 from galaxy_dl.model.config import CONFIG_KEYS, class_weight, validate_config
 
 JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-5, 100)
-    | st.floats(-2, 2, allow_nan=False)
-    | st.sampled_from(
-        [
-            "adam",
-            "sgd",
-            "rmsprop",
-            "mse",
-            "accuracy",
-            "auc",
-            "balanced",
-            "regression",
-            "classification",
-            "auto",
-            "EarlyStopping(patience=2)",
-            "TerminateOnNaN()",
-            "0=1,1=2",
-            "learning_rate",
-        ]
-    ),
-    lambda inner: (
-        st.lists(inner, max_size=3)
-        | st.dictionaries(
-            st.sampled_from(["learning_rate", "momentum", "class_name", "config", "0", "1"]), inner, max_size=3
-        )
-    ),
+    st.none() | st.booleans() | st.integers(-5, 100) | st.floats(-2, 2, allow_nan=False) | st.sampled_from(
+        ["adam", "sgd", "rmsprop", "mse", "accuracy", "auc", "balanced", "regression", "classification", "auto",
+         "EarlyStopping(patience=2)", "TerminateOnNaN()", "0=1,1=2", "learning_rate"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["learning_rate", "momentum", "class_name", "config", "0", "1"]), inner, max_size=3),
     max_leaves=6,
 )
 

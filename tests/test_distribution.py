@@ -12,21 +12,13 @@ from galaxy_dl.runs.distribution import Cluster, rendezvous
 from galaxy_dl.runs.launcher import free_port
 
 
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        (
-            {"distribute": True, "coordinator": "127.0.0.1:5000", "num_processes": 2, "process_id": 5},
-            "--process-id 5 is out of range for --num-processes 2 (0 to 1)",
-        ),
-        ({"distribute": True, "num_processes": 2, "process_id": 0}, "go together: give all three"),
-        (
-            {"distribute": True, "coordinator": "localhost", "num_processes": 2, "process_id": 0},
-            "must be HOST:PORT, not 'localhost'",
-        ),
-        ({"devices": 2}, "need --distribute"),
-    ],
-)
+@pytest.mark.parametrize("kwargs, message", [
+    ({"distribute": True, "coordinator": "127.0.0.1:5000", "num_processes": 2, "process_id": 5},
+     "--process-id 5 is out of range for --num-processes 2 (0 to 1)"),
+    ({"distribute": True, "num_processes": 2, "process_id": 0}, "go together: give all three"),
+    ({"distribute": True, "coordinator": "localhost", "num_processes": 2, "process_id": 0}, "must be HOST:PORT, not 'localhost'"),
+    ({"devices": 2}, "need --distribute"),
+])
 def test_bad_cluster_options_are_named(kwargs, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Cluster(**kwargs)
@@ -45,9 +37,7 @@ def test_srun_tasks_make_a_multi_process_run(monkeypatch):
 
 
 def cluster(port, me, n=3, timeout=10):
-    return Cluster(
-        distribute=True, coordinator=f"127.0.0.1:{port}", num_processes=n, process_id=me, peer_timeout=timeout
-    )
+    return Cluster(distribute=True, coordinator=f"127.0.0.1:{port}", num_processes=n, process_id=me, peer_timeout=timeout)
 
 
 def meet(port, ids, n=3, timeout=10):
@@ -84,9 +74,8 @@ def test_a_peer_that_never_starts_ends_the_wait_in_time():
 
 def test_a_peer_without_a_coordinator_gives_up_in_time():
     port = free_port()
-    assert meet(port, [1], timeout=2) == [
-        (1, f"process 0 of 3 did not answer at --coordinator 127.0.0.1:{port} within --peer-timeout 2 s")
-    ]
+    assert meet(port, [1], timeout=2) == [(1, f"process 0 of 3 did not answer at --coordinator 127.0.0.1:{port} "
+                                             "within --peer-timeout 2 s")]
 
 
 def test_a_busy_coordinator_port_is_an_error():
@@ -94,9 +83,7 @@ def test_a_busy_coordinator_port_is_an_error():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.raises(
-            PeerError, match=f"--coordinator 127.0.0.1:{port}: cannot listen there: Address already in use"
-        ):
+        with pytest.raises(PeerError, match=f"--coordinator 127.0.0.1:{port}: cannot listen there: Address already in use"):
             rendezvous(cluster(port, 0, timeout=2))
 
 

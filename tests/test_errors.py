@@ -8,7 +8,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_readme_exit_code_table_matches_the_code():
     text = README.read_text()
-    section = text[text.index("## Exit codes") :]
+    section = text[text.index("## Exit codes"):]
     documented = {int(code) for code in re.findall(r"^\| (\d+) \|", section, flags=re.M)}
     assert documented == {int(status) for status in ExitStatus}
 

@@ -28,12 +28,8 @@ def table(tmp_path, rows=40, name="X.tsv"):
 
 def test_streamed_text_holds_what_memory_holds(tmp_path, small_chunks):
     spec = TableSpec(table(tmp_path), option="--x")
-    read = [
-        read_features(
-            spec, take={"--target": "label"}, missing="drop", how=Streaming(stream=s, cache_dir=str(tmp_path))
-        )
-        for s in (False, True)
-    ]
+    read = [read_features(spec, take={"--target": "label"}, missing="drop", how=Streaming(stream=s, cache_dir=str(tmp_path)))
+            for s in (False, True)]
     memory, streamed = read
     assert not memory.streamed and streamed.streamed
     assert memory.names == streamed.names == ["a", "b", "c"]
@@ -43,14 +39,11 @@ def test_streamed_text_holds_what_memory_holds(tmp_path, small_chunks):
     assert memory.taken["--target"].tolist() == streamed.taken["--target"].tolist()
 
 
-@pytest.mark.parametrize(
-    "env, given, size, expected",
-    [
-        ({"GALAXY_MEMORY_MB": "100"}, None, 20 << 20, False),
-        ({"GALAXY_MEMORY_MB": "100"}, None, 30 << 20, True),  # 2 x 30 MB > half of 100 MB
-        ({"GALAXY_MEMORY_MB": "100"}, 1000, 30 << 20, False),
-    ],
-)
+@pytest.mark.parametrize("env, given, size, expected", [
+    ({"GALAXY_MEMORY_MB": "100"}, None, 20 << 20, False),
+    ({"GALAXY_MEMORY_MB": "100"}, None, 30 << 20, True),  # 2 x 30 MB > half of 100 MB
+    ({"GALAXY_MEMORY_MB": "100"}, 1000, 30 << 20, False),
+])
 def test_the_memory_budget_decides_unless_forced(monkeypatch, env, given, size, expected):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -62,9 +55,7 @@ def test_sparse_input_stays_sparse_through_column_selection():
     spec = TableSpec(str(TEST_DATA / "cells_X.mtx"), columns=Columns("index", ("1-10",)), option="--x")
     got = read_features(spec, take={}, how=Streaming(stream=False))
     assert got.X.sparse and got.X.shape == (150, 10) and got.X.base.format == "csr"
-    dense = read_features(
-        TableSpec(str(TEST_DATA / "cells_dense.h5ad"), option="--x"), take={}, how=Streaming(stream=False)
-    )
+    dense = read_features(TableSpec(str(TEST_DATA / "cells_dense.h5ad"), option="--x"), take={}, how=Streaming(stream=False))
     np.testing.assert_array_equal(got.X.dense(), dense.X[:, :10])
 
 
@@ -72,16 +63,9 @@ def test_streamed_h5ad_matches_in_memory_for_dense_and_sparse(tmp_path, monkeypa
     monkeypatch.setattr(streaming, "BLOCK_BYTES", 4 * 40 * 16)
     reference = read_features(TableSpec(str(TEST_DATA / "cells_dense.h5ad")), take={}, how=Streaming(stream=False)).X
     for name in ("cells.h5ad", "cells_dense.h5ad"):
-        got = read_features(
-            TableSpec(str(TEST_DATA / name)),
-            take={"--target": "cell_type"},
-            how=Streaming(stream=True, cache_dir=str(tmp_path)),
-        )
-        assert (
-            got.streamed
-            and got.names[0] == "gene00"
-            and got.taken["--target"].iloc[0] in ("B cell", "T cell", "monocyte")
-        )
+        got = read_features(TableSpec(str(TEST_DATA / name)), take={"--target": "cell_type"},
+                            how=Streaming(stream=True, cache_dir=str(tmp_path)))
+        assert got.streamed and got.names[0] == "gene00" and got.taken["--target"].iloc[0] in ("B cell", "T cell", "monocyte")
         np.testing.assert_array_equal(got.X.dense(), reference)
 
 
@@ -93,13 +77,10 @@ def lines_with(tmp_path, bad_line: int, bad: str, rows=60):
     return str(path)
 
 
-@pytest.mark.parametrize(
-    "bad, message",
-    [
-        ("1\t2", "line 45 has 2 columns, expected 3 (ragged rows?)"),
-        ("1\tabc\t3", "line 45, column 2: 'abc' is not a number"),
-    ],
-)
+@pytest.mark.parametrize("bad, message", [
+    ("1\t2", "line 45 has 2 columns, expected 3 (ragged rows?)"),
+    ("1\tabc\t3", "line 45, column 2: 'abc' is not a number"),
+])
 def test_a_bad_row_deep_in_a_streamed_table_is_named(tmp_path, small_chunks, bad, message):
     path = lines_with(tmp_path, 45, bad)
     with pytest.raises(DataError) as raised:

@@ -47,11 +47,9 @@ def test_sigkill_while_writing_leaves_nothing_beside_the_output(tmp_path):
     ready = tmp_path / "ready"
     out = tmp_path / "out"
     out.mkdir()
-    script = (
-        f"from galaxy_dl.data.fileio import atomic_path\nimport time\n"
-        f"with atomic_path({str(out / 'big.tsv')!r}) as p, open(p, 'w') as fh:\n"
-        f"    fh.write('x' * 200000); fh.flush(); open({str(ready)!r}, 'w').close(); time.sleep(60)\n"
-    )
+    script = (f"from galaxy_dl.data.fileio import atomic_path\nimport time\n"
+              f"with atomic_path({str(out / 'big.tsv')!r}) as p, open(p, 'w') as fh:\n"
+              f"    fh.write('x' * 200000); fh.flush(); open({str(ready)!r}, 'w').close(); time.sleep(60)\n")
     child = subprocess.Popen([sys.executable, "-c", script])
     try:
         deadline = time.monotonic() + 30
@@ -73,13 +71,10 @@ def test_failure_keeps_a_previous_output_intact(tmp_path):
     assert target.read_text() == "old\n"
 
 
-@pytest.mark.parametrize(
-    "make, message",
-    [
-        (lambda p: p / "missing" / "x.tsv", "does not exist"),
-        (lambda p: p, "is a directory"),
-    ],
-)
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p / "missing" / "x.tsv", "does not exist"),
+    (lambda p: p, "is a directory"),
+])
 def test_check_writable(tmp_path, make, message):
     with pytest.raises(OutputError, match=message):
         check_writable(str(make(tmp_path)), "-o")

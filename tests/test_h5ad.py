@@ -10,10 +10,7 @@ from tests.conftest import TEST_DATA
 
 
 def test_csr_x_dense_x_and_layers_read_by_row_blocks():
-    sparse_file, dense_file = (
-        H5ad(str(TEST_DATA / "cells.h5ad"), "--x"),
-        H5ad(str(TEST_DATA / "cells_dense.h5ad"), "--x"),
-    )
+    sparse_file, dense_file = H5ad(str(TEST_DATA / "cells.h5ad"), "--x"), H5ad(str(TEST_DATA / "cells_dense.h5ad"), "--x")
     assert sparse_file.sparse and not dense_file.sparse and sparse_file.shape == dense_file.shape == (150, 40)
     block = sparse_file.rows(10, 20)
     assert block.format == "csr" and block.dtype == np.float32
@@ -37,23 +34,15 @@ def without(tmp_path, key):
 
 
 def test_no_x_names_the_layers(tmp_path):
-    with pytest.raises(
-        DataError, match=r"--x: has no X matrix: name one of its layers with --x-layer \(layers: log1p\)"
-    ):
+    with pytest.raises(DataError, match=r"--x: has no X matrix: name one of its layers with --x-layer \(layers: log1p\)"):
         H5ad(without(tmp_path, "X"), "--x")
 
 
-@pytest.mark.parametrize(
-    "call, message",
-    [
-        (lambda f: H5ad(f, "--x", layer="counts"), r"--x-layer: no layer named 'counts' \(layers: log1p\)"),
-        (
-            lambda f: H5ad(f, "--x").obs_column("celltype", "--y-obs"),
-            r"--x: --y-obs: no obs column named 'celltype' \(did you mean cell_type\?\) \(obs columns: "
-            r"cell_type, batch\)",
-        ),
-    ],
-)
+@pytest.mark.parametrize("call, message", [
+    (lambda f: H5ad(f, "--x", layer="counts"), r"--x-layer: no layer named 'counts' \(layers: log1p\)"),
+    (lambda f: H5ad(f, "--x").obs_column("celltype", "--y-obs"),
+     r"--x: --y-obs: no obs column named 'celltype' \(did you mean cell_type\?\) \(obs columns: cell_type, batch\)"),
+])
 def test_unknown_layers_and_obs_columns_list_the_real_ones(call, message):
     with pytest.raises(DataError, match=message):
         call(str(TEST_DATA / "cells.h5ad"))

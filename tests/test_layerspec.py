@@ -8,9 +8,7 @@ from galaxy_dl.model.layerspec import LayerCall, ObjectCall, parse_kwargs, parse
 
 def test_parses_call_with_literal_arguments():
     call = parse_layer('Dense(16, activation="elu", use_bias=False)')
-    assert call == LayerCall(
-        "Dense", (16,), {"activation": "elu", "use_bias": False}, 'Dense(16, activation="elu", use_bias=False)'
-    )
+    assert call == LayerCall("Dense", (16,), {"activation": "elu", "use_bias": False}, 'Dense(16, activation="elu", use_bias=False)')
 
 
 def test_bare_name_and_module_prefix_are_calls():
@@ -24,28 +22,22 @@ def test_nested_object_calls_become_data_not_code():
     assert call.kwargs["kernel_constraint"] == ObjectCall("MaxNorm", (3,), {})
 
 
-@pytest.mark.parametrize(
-    "spec",
-    [
-        "Dense(__import__('os').system('true'))",
-        "Dense(16, activation=os.system)",
-        "Dense(16, **kw)",
-        "Dense(16, kernel_initializer={**kw})",  # an internal error (AttributeError) before: found by mypy
-        "Dense(16)[0]",
-        "lambda: 1",
-        "Dense(16,",
-    ],
-)
+@pytest.mark.parametrize("spec", [
+    "Dense(__import__('os').system('true'))",
+    "Dense(16, activation=os.system)",
+    "Dense(16, **kw)",
+    "Dense(16, kernel_initializer={**kw})",  # an internal error (AttributeError) before: found by mypy
+    "Dense(16)[0]",
+    "lambda: 1",
+    "Dense(16,",
+])
 def test_refuses_anything_but_literals_and_calls(spec):
     with pytest.raises(UsageError) as err:
         parse_layer(spec)
     assert "layer spec" in str(err.value)
 
 
-@pytest.mark.parametrize(
-    "text, shape",
-    [("7129", (7129,)), ("7129,", (7129,)), ("(7129,)", (7129,)), ("28,28,1", (28, 28, 1)), ("(None, 8)", (None, 8))],
-)
+@pytest.mark.parametrize("text, shape", [("7129", (7129,)), ("7129,", (7129,)), ("(7129,)", (7129,)), ("28,28,1", (28, 28, 1)), ("(None, 8)", (None, 8))])
 def test_input_shapes(text, shape):
     assert parse_shape(text) == shape
 
@@ -57,11 +49,7 @@ def test_bad_input_shapes(text):
 
 
 def test_parse_kwargs_keeps_falsy_values():
-    assert parse_kwargs("momentum=0, nesterov=False, rho=0.0", "--optimizer-param") == {
-        "momentum": 0,
-        "nesterov": False,
-        "rho": 0.0,
-    }
+    assert parse_kwargs("momentum=0, nesterov=False, rho=0.0", "--optimizer-param") == {"momentum": 0, "nesterov": False, "rho": 0.0}
 
 
 @settings(max_examples=300, deadline=None)
@@ -75,17 +63,11 @@ def test_any_text_parses_or_fails_cleanly(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    st.recursive(
-        st.none()
-        | st.booleans()
-        | st.integers()
-        | st.floats(allow_nan=False, allow_infinity=False)
-        | st.text(max_size=8),
-        lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner),
-        max_leaves=8,
-    )
-)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner),
+    max_leaves=8,
+))
 def test_literal_arguments_round_trip(value):
     call = parse_layer(f"Dense(units={value!r})")
     assert call.kwargs["units"] == value

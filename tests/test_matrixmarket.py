@@ -21,24 +21,18 @@ def test_reads_float32_csr_with_comments_and_duplicates_summed():
 
 
 def test_pattern_matrices_are_ones():
-    assert read("%%MatrixMarket matrix coordinate pattern general\n2 2 2\n1 2\n2 1\n").toarray().tolist() == [
-        [0, 1],
-        [1, 0],
-    ]
+    assert read("%%MatrixMarket matrix coordinate pattern general\n2 2 2\n1 2\n2 1\n").toarray().tolist() == [[0, 1], [1, 0]]
 
 
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        (BANNER + "3 3 4\n1 1 1\n2 2 1\n3 3 1\n", "its header promises 4 entries, but the file has 3"),
-        (BANNER + "3 3 1\n1 1 1\n2 2 1\n", "more entries than the 1 its header promises"),
-        (BANNER + "3 3 2\n1 1 1\n4 2 1\n", "line 4: row index 4 is outside 1-3"),
-        (BANNER + "3 3 1\n1 x 1\n", "bad Matrix Market entries after line 2"),
-        (BANNER + "3 3\n", "line 2: bad Matrix Market size line '3 3'"),
-        ("%%MatrixMarket matrix coordinate real symmetric\n2 2 1\n1 1 1\n", "symmetry 'symmetric' is not supported"),
-        ("%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n", "'array' layout is not supported"),
-    ],
-)
+@pytest.mark.parametrize("text, message", [
+    (BANNER + "3 3 4\n1 1 1\n2 2 1\n3 3 1\n", "its header promises 4 entries, but the file has 3"),
+    (BANNER + "3 3 1\n1 1 1\n2 2 1\n", "more entries than the 1 its header promises"),
+    (BANNER + "3 3 2\n1 1 1\n4 2 1\n", "line 4: row index 4 is outside 1-3"),
+    (BANNER + "3 3 1\n1 x 1\n", "bad Matrix Market entries after line 2"),
+    (BANNER + "3 3\n", "line 2: bad Matrix Market size line '3 3'"),
+    ("%%MatrixMarket matrix coordinate real symmetric\n2 2 1\n1 1 1\n", "symmetry 'symmetric' is not supported"),
+    ("%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n", "'array' layout is not supported"),
+])
 def test_bad_files_name_the_line_or_the_promise(text, message):
     with pytest.raises(DataError) as raised:
         read(text)

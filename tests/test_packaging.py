@@ -1,5 +1,4 @@
-"""What is shipped beside the package agrees with it: the Bioconda recipe, and the tools' test data where Galaxy
-looks."""
+"""What is shipped beside the package agrees with it: the Bioconda recipe, and the tools' test data where Galaxy looks."""
 
 import re
 import tomllib

@@ -22,53 +22,12 @@ def tutorial(workdir, golub, seed="42"):
     for name in ("X_train.tsv", "y_train.tsv", "X_test.tsv", "y_test.tsv"):
         shutil.copy(golub / name, workdir / name)
     steps = [
-        [
-            "build-arch",
-            "--input-shape",
-            "7129",
-            "--layer",
-            'Dense(16, activation="elu")',
-            "--layer",
-            'Dense(16, activation="elu")',
-            "--layer",
-            'Dense(1, activation="sigmoid")',
-            "-o",
-            "arch.json",
-        ],
-        [
-            "build-model",
-            "--arch",
-            "arch.json",
-            "--task",
-            "classification",
-            "--loss",
-            "binary_crossentropy",
-            "--optimizer",
-            "rmsprop",
-            "--epochs",
-            "10",
-            "--batch-size",
-            "4",
-            "--seed",
-            seed,
-            "-o",
-            "model.zip",
-        ],
-        [
-            "train-eval",
-            "--model",
-            "model.zip",
-            "--x",
-            "X_train.tsv",
-            "--y",
-            "y_train.tsv",
-            "--scores",
-            "scores.tsv",
-            "--fitted-model",
-            "fitted.zip",
-            "--weights",
-            "weights.h5",
-        ],
+        ["build-arch", "--input-shape", "7129", "--layer", 'Dense(16, activation="elu")', "--layer", 'Dense(16, activation="elu")',
+         "--layer", 'Dense(1, activation="sigmoid")', "-o", "arch.json"],
+        ["build-model", "--arch", "arch.json", "--task", "classification", "--loss", "binary_crossentropy", "--optimizer", "rmsprop",
+         "--epochs", "10", "--batch-size", "4", "--seed", seed, "-o", "model.zip"],
+        ["train-eval", "--model", "model.zip", "--x", "X_train.tsv", "--y", "y_train.tsv",
+         "--scores", "scores.tsv", "--fitted-model", "fitted.zip", "--weights", "weights.h5"],
         ["predict", "--model", "fitted.zip", "--weights", "weights.h5", "--x", "X_test.tsv", "-o", "predictions.tsv"],
         ["plot-cm", "--y-true", "y_test.tsv", "--y-pred", "predictions.tsv", "-o", "cm.png"],
     ]
@@ -113,70 +72,28 @@ def test_training_log_is_one_line_per_epoch_off_a_terminal(two_runs):
 
 def test_different_seed_gives_different_weights(two_runs, tmp_path, golub):
     first = two_runs[0]
-    run(
-        [
-            "build-model",
-            "--arch",
-            first / "arch.json",
-            "--epochs",
-            "10",
-            "--batch-size",
-            "4",
-            "--seed",
-            "7",
-            "-o",
-            "m7.zip",
-        ],
-        tmp_path,
-    )
-    result = run(
-        [
-            "train-eval",
-            "--model",
-            "m7.zip",
-            "--x",
-            golub / "X_train.tsv",
-            "--y",
-            golub / "y_train.tsv",
-            "--scores",
-            "s.tsv",
-            "--weights",
-            "w.h5",
-        ],
-        tmp_path,
-    )
+    run(["build-model", "--arch", first / "arch.json", "--epochs", "10", "--batch-size", "4", "--seed", "7", "-o", "m7.zip"], tmp_path)
+    result = run(["train-eval", "--model", "m7.zip", "--x", golub / "X_train.tsv", "--y", golub / "y_train.tsv",
+                  "--scores", "s.tsv", "--weights", "w.h5"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "w.h5").read_bytes() != (first / "weights.h5").read_bytes()
 
 
 def test_shell_pipe_composes(two_runs, golub, tmp_path):
     first = two_runs[0]
-    predict = subprocess.Popen(
-        [BIN / "predict", "--model", first / "fitted.zip", "--x", "-", "-o", "-"],
-        stdin=open(golub / "X_test.tsv"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    plot = run(
-        [BIN / "plot-cm", "--y-true", golub / "y_test.tsv", "--y-pred", "-", "-o", "cm.svg"],
-        tmp_path,
-        stdin=predict.stdout,
-    )
+    predict = subprocess.Popen([BIN / "predict", "--model", first / "fitted.zip", "--x", "-", "-o", "-"],
+                               stdin=open(golub / "X_test.tsv"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    plot = run([BIN / "plot-cm", "--y-true", golub / "y_test.tsv", "--y-pred", "-", "-o", "cm.svg"], tmp_path, stdin=predict.stdout)
     assert predict.wait(timeout=300) == 0 and plot.returncode == 0, plot.stderr
     assert (tmp_path / "cm.svg").exists()
 
 
 def test_error_is_one_line_without_traceback_and_debug_shows_it(tmp_path):
-    result = run(
-        [BIN / "train-eval", "--model", "missing.zip", "--x", "x.tsv", "--y", "y.tsv", "--scores", "s.tsv"], tmp_path
-    )
+    result = run([BIN / "train-eval", "--model", "missing.zip", "--x", "x.tsv", "--y", "y.tsv", "--scores", "s.tsv"], tmp_path)
     assert result.returncode == 3
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert "--x x.tsv: no such file" in result.stderr
-    result = run(
-        [BIN / "train-eval", "--debug", "--model", "missing.zip", "--x", "x.tsv", "--y", "y.tsv", "--scores", "s.tsv"],
-        tmp_path,
-    )
+    result = run([BIN / "train-eval", "--debug", "--model", "missing.zip", "--x", "x.tsv", "--y", "y.tsv", "--scores", "s.tsv"], tmp_path)
     assert result.returncode != 0 and "Traceback" in result.stderr
 
 
@@ -204,14 +121,8 @@ def test_help_and_usage_errors_do_not_import_tensorflow(program, args, tmp_path)
 
 
 def test_plot_reg_never_imports_keras(golub, tmp_path):
-    args = [
-        "--y-true",
-        str(golub / "regression_y.tabular"),
-        "--y-pred",
-        str(golub / "regression_predictions.tsv"),
-        "-o",
-        str(tmp_path / "r.png"),
-    ]
+    args = ["--y-true", str(golub / "regression_y.tabular"), "--y-pred", str(golub / "regression_predictions.tsv"),
+            "-o", str(tmp_path / "r.png")]
     result = run([sys.executable, "-c", CHECK_NO_TF.format(name="plot-reg", args=args, module="plot_reg")], tmp_path)
     assert result.stderr.rstrip().endswith("HEAVY:"), result.stderr
     assert (tmp_path / "r.png").exists()
@@ -219,14 +130,7 @@ def test_plot_reg_never_imports_keras(golub, tmp_path):
 
 def test_plot_cm_never_imports_keras(two_runs, golub, tmp_path):
     first = two_runs[0]
-    args = [
-        "--y-true",
-        str(golub / "y_test.tsv"),
-        "--y-pred",
-        str(first / "predictions.tsv"),
-        "-o",
-        str(tmp_path / "cm.png"),
-    ]
+    args = ["--y-true", str(golub / "y_test.tsv"), "--y-pred", str(first / "predictions.tsv"), "-o", str(tmp_path / "cm.png")]
     result = run([sys.executable, "-c", CHECK_NO_TF.format(name="plot-cm", args=args, module="plot_cm")], tmp_path)
     assert "HEAVY:" in result.stderr and result.stderr.rstrip().endswith("HEAVY:"), result.stderr
     assert (tmp_path / "cm.png").exists()
@@ -272,28 +176,9 @@ def long_training(tmp_path_factory):
     rng = np.random.default_rng(0)
     pd.DataFrame(rng.normal(size=(20000, 20))).to_csv(d / "x.tsv", sep="\t", index=False)
     pd.DataFrame({"y": rng.integers(0, 2, 20000)}).to_csv(d / "y.tsv", sep="\t", index=False)
-    assert (
-        run(
-            [
-                "build-arch",
-                "--input-shape",
-                "20",
-                "--layer",
-                "Dense(64)",
-                "--layer",
-                'Dense(1, activation="sigmoid")',
-                "-o",
-                "a.json",
-                "--quiet",
-            ],
-            d,
-        ).returncode
-        == 0
-    )
-    assert (
-        run(["build-model", "--arch", "a.json", "--epochs", "500", "--batch-size", "8", "-o", "m.zip"], d).returncode
-        == 0
-    )
+    assert run(["build-arch", "--input-shape", "20", "--layer", "Dense(64)", "--layer", 'Dense(1, activation="sigmoid")',
+                "-o", "a.json", "--quiet"], d).returncode == 0
+    assert run(["build-model", "--arch", "a.json", "--epochs", "500", "--batch-size", "8", "-o", "m.zip"], d).returncode == 0
     return d
 
 
@@ -305,29 +190,10 @@ def test_interrupted_training_exits_130_and_writes_nothing(long_training, tmp_pa
     for name in ("a.json", "m.zip", "x.tsv", "y.tsv"):
         shutil.copy(long_training / name, tmp_path / name)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.Popen(
-        [
-            "train-eval",
-            "--model",
-            "m.zip",
-            "--x",
-            "x.tsv",
-            "--y",
-            "y.tsv",
-            "--scores",
-            "s.tsv",
-            "--fitted-model",
-            "f.zip",
-            "--weights",
-            "w.h5",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # a shell's background jobs ignore SIGINT
+    proc = subprocess.Popen(["train-eval", "--model", "m.zip", "--x", "x.tsv", "--y", "y.tsv", "--scores", "s.tsv",
+                             "--fitted-model", "f.zip", "--weights", "w.h5"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a shell's background jobs ignore SIGINT
     deadline = time.time() + 120
     line = ""
     while "Epoch 1/" not in line and time.time() < deadline:
@@ -336,9 +202,4 @@ def test_interrupted_training_exits_130_and_writes_nothing(long_training, tmp_pa
     _, rest = proc.communicate(timeout=120)
     assert proc.returncode == 130, rest
     assert "train-eval: error: interrupted" in rest
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "a.json",
-        "m.zip",
-        "x.tsv",
-        "y.tsv",
-    ]  # no temporary left either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "m.zip", "x.tsv", "y.tsv"]  # no temporary left either

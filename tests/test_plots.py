@@ -23,14 +23,11 @@ def test_numeric_labels_sort_numerically():
     assert sorted_union([10, 2], [1]) == [1, 2, 10]
 
 
-@pytest.mark.parametrize(
-    "normalize, expected",
-    [
-        ("true", [[0.5, 0.5], [1 / 3, 2 / 3]]),
-        ("pred", [[0.5, 1 / 3], [0.5, 2 / 3]]),
-        ("all", [[0.2, 0.2], [0.2, 0.4]]),
-    ],
-)
+@pytest.mark.parametrize("normalize, expected", [
+    ("true", [[0.5, 0.5], [1 / 3, 2 / 3]]),
+    ("pred", [[0.5, 1 / 3], [0.5, 2 / 3]]),
+    ("all", [[0.2, 0.2], [0.2, 0.4]]),
+])
 def test_normalize_uses_sklearn_meanings(normalize, expected):
     cm = compute([0, 0, 1, 1, 1], [0, 1, 1, 1, 0], normalize=normalize)
     np.testing.assert_allclose(cm.normalized, expected)
@@ -46,11 +43,7 @@ def test_labels_option_orders_and_renames():
 
 
 def test_cmaps_including_galaxy_ml_spellings():
-    assert (
-        resolve_cmap("purples") == "Purples"
-        and resolve_cmap("Summer") == "summer"
-        and resolve_cmap("viridis") == "viridis"
-    )
+    assert resolve_cmap("purples") == "Purples" and resolve_cmap("Summer") == "summer" and resolve_cmap("viridis") == "viridis"
     with pytest.raises(UsageError, match="unknown colormap 'Bluez' \\(did you mean Blues"):
         resolve_cmap("Bluez")
 

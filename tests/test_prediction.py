@@ -67,9 +67,8 @@ def test_read_ahead_gives_the_same_file_as_reading_in_turn(binary_data, estimato
     outputs = {}
     for read_ahead in (False, True):
         outputs[read_ahead] = tmp_path / f"p{read_ahead}.tsv"
-        rows = prediction.predict_table(
-            estimator, spec, str(outputs[read_ahead]), method="predict_proba", chunk_rows=7, read_ahead=read_ahead
-        )
+        rows = prediction.predict_table(estimator, spec, str(outputs[read_ahead]), method="predict_proba",
+                                        chunk_rows=7, read_ahead=read_ahead)
         assert rows == 80
     assert outputs[True].read_text() == outputs[False].read_text()
     assert len(outputs[True].read_text().splitlines()) == 81
@@ -111,12 +110,8 @@ def test_columns_are_matched_by_name_reordered_and_extra_ones_left_out(binary_da
     shuffled = frame[["f3", "f0", "f5", "f1", "f4", "f2"]].assign(extra=1.0)
     shuffled.to_csv(tmp_path / "shuffled.tsv", sep="\t", index=False)
     for name, path in (("plain", binary_data["x"]), ("shuffled", tmp_path / "shuffled.tsv")):
-        prediction.predict_table(
-            estimator, TableSpec(str(path), option="--x"), str(tmp_path / f"{name}.out"), read_ahead=False
-        )
+        prediction.predict_table(estimator, TableSpec(str(path), option="--x"), str(tmp_path / f"{name}.out"), read_ahead=False)
     assert (tmp_path / "plain.out").read_text() == (tmp_path / "shuffled.out").read_text()
     frame.drop(columns=["f4"]).to_csv(tmp_path / "short.tsv", sep="\t", index=False)
     with pytest.raises(DataError, match="has 5 feature columns, but the model was trained on 6: missing 'f4'"):
-        prediction.predict_table(
-            estimator, TableSpec(str(tmp_path / "short.tsv"), option="--x"), str(tmp_path / "s.out")
-        )
+        prediction.predict_table(estimator, TableSpec(str(tmp_path / "short.tsv"), option="--x"), str(tmp_path / "s.out"))

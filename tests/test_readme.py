@@ -15,14 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PROGRAMS = {
-    "build-arch": "build_arch",
-    "build-model": "build_model",
-    "train-eval": "train_eval",
-    "predict": "predict",
-    "plot-cm": "plot_cm",
-    "plot-reg": "plot_reg",
-}
+PROGRAMS = {"build-arch": "build_arch", "build-model": "build_model", "train-eval": "train_eval", "predict": "predict",
+            "plot-cm": "plot_cm", "plot-reg": "plot_reg"}
 
 
 def blocks():
@@ -51,14 +45,8 @@ def run(command: str, cwd: Path, env: dict) -> tuple[int, str]:
         finally:
             os.chdir(here)
         return result.exit_code, result.stderr
-    result = subprocess.run(
-        ["bash", "-c", "set -e -o pipefail\n" + command.replace("python -c", f"{sys.executable} -c")],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = subprocess.run(["bash", "-c", "set -e -o pipefail\n" + command.replace("python -c", f"{sys.executable} -c")],
+                            cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     return result.returncode, result.stderr
 
 
@@ -69,31 +57,14 @@ def test_readme_examples_run(tmp_path):
     for path in (ROOT / "test-data").glob("[frc]nn_*.tsv"):  # the GTN series' stand-ins
         shutil.copy(path, tmp_path / "test-data" / path.name)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    shell = [
-        body for lang, body in blocks() if lang == "" and not body.lstrip().startswith(("make ", "# build-arch --spec"))
-    ]
+    shell = [body for lang, body in blocks() if lang == "" and not body.lstrip().startswith(("make ", "# build-arch --spec"))]
     python = [body for lang, body in blocks() if lang == "python"]
     assert len(shell) >= 6 and len(python) == 1
     for command in (c for body in shell for c in commands(body)):
         status, stderr = run(command, tmp_path, env)
         assert status == 0, f"{command}\n{stderr[-3000:]}"
-    for name in (
-        "cm.png",
-        "iris_cm.svg",
-        "iris_proba.tsv",
-        "dia_pred.tsv",
-        "cm.svg",
-        "dense_model.zip",
-        "cells_pred.tsv",
-        "search.tsv",
-        "best_params.tsv",
-        "iris_search.tsv",
-        "fnn_metrics.tsv",
-        "rnn_metrics.tsv",
-        "cnn_metrics.tsv",
-    ):
+    for name in ("cm.png", "iris_cm.svg", "iris_proba.tsv", "dia_pred.tsv", "cm.svg", "dense_model.zip", "cells_pred.tsv",
+                 "search.tsv", "best_params.tsv", "iris_search.tsv", "fnn_metrics.tsv", "rnn_metrics.tsv", "cnn_metrics.tsv"):
         assert (tmp_path / name).stat().st_size > 0, name
-    result = subprocess.run(
-        [sys.executable, "-c", python[0]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run([sys.executable, "-c", python[0]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -64,16 +64,11 @@ def test_versions_of_loaded_libraries_are_their_own(monkeypatch):
 
 
 def test_describe_scheme_in_words():
-    assert (
-        content.describe_scheme(
-            {"scheme": "cv", "cv_kind": "repeated_stratified", "folds": 3, "repeats": 2, "refit": False},
-            "classification",
-        )
-        == "cv: repeated_stratified, 3 folds x 2 repeats; no refit"
-    )
-    assert content.describe_scheme(
-        {"scheme": "train_val_test", "split": "group", "val_groups": ["a"], "test_size": 8}, "regression"
-    ) == ("train_val_test: group split; validation groups a, test 8 rows (set apart first)")
+    assert content.describe_scheme({"scheme": "cv", "cv_kind": "repeated_stratified", "folds": 3, "repeats": 2,
+                                    "refit": False}, "classification") == "cv: repeated_stratified, 3 folds x 2 repeats; no refit"
+    assert content.describe_scheme({"scheme": "train_val_test", "split": "group", "val_groups": ["a"], "test_size": 8},
+                                   "regression") == ("train_val_test: group split; validation groups a, test 8 rows "
+                                                     "(set apart first)")
 
 
 def test_roc_leaves_out_a_class_absent_from_the_rows():
@@ -87,9 +82,7 @@ def test_roc_leaves_out_a_class_absent_from_the_rows():
     assert len(fig.axes[0].get_lines()) == 3  # a and b, and the chance line once
     # axes say what they show; the classes are in the legends (not scikit-learn's "Positive label: 1" of a mask)
     assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes] == [
-        ("False positive rate", "True positive rate"),
-        ("Recall", "Precision"),
-    ]
+        ("False positive rate", "True positive rate"), ("Recall", "Precision")]
     assert next(t.get_text() for t in fig.axes[0].get_legend().get_texts()).startswith("a (AUC = ")
 
 
@@ -104,18 +97,9 @@ def test_many_classes_get_one_panel_each_against_the_rest():
 
 
 def test_search_scores_halving_rounds_and_words():
-    results = pd.DataFrame(
-        {
-            "rank": [1, 2, 3],
-            "setting": [2, 1, 3],
-            "round": [2, 1, 1],
-            "epochs": [9, 3, 3],
-            "activation": ["relu", "elu", '"tanh"'],
-            "learning_rate": [1e-2, 1e-4, 1e-3],
-            "mean_accuracy": [0.9, 0.7, 0.6],
-            "std_accuracy": [0.01, 0.02, 0.03],
-        }
-    )
+    results = pd.DataFrame({"rank": [1, 2, 3], "setting": [2, 1, 3], "round": [2, 1, 1], "epochs": [9, 3, 3],
+                            "activation": ["relu", "elu", '"tanh"'], "learning_rate": [1e-2, 1e-4, 1e-3],
+                            "mean_accuracy": [0.9, 0.7, 0.6], "std_accuracy": [0.01, 0.02, 0.03]})
     fig = figures.search_scores(results, ["activation", "learning_rate"], "accuracy")
     words, numbers = fig.axes[:2]
     assert [t.get_text() for t in words.get_xticklabels()] == ['"tanh"', "elu", "relu"]
@@ -167,15 +151,11 @@ def test_drawing_freezes_older_objects_and_thaws_only_what_it_froze(monkeypatch)
 def small_document():
     fig = figures.regression(np.arange(10.0), np.arange(10.0), "y")
     wide = pd.DataFrame({f"column_{i}": ["<b>x</b>" * 3] for i in range(12)})
-    return Document(
-        "Training report",
-        "a <test> & more",
-        [
-            Section("run", "Run", [Facts([("date", "today"), ("seed", "7")], frozenset({"date"}))]),
-            Section("scores", "Scores", [Table(wide, "Wide & tall"), Note("A note with <script>alert(1)</script>.")]),
-            Section("figs", "Figures", [Figure(fig, "Three panels.", "regression plots")]),
-        ],
-    )
+    return Document("Training report", "a <test> & more", [
+        Section("run", "Run", [Facts([("date", "today"), ("seed", "7")], frozenset({"date"}))]),
+        Section("scores", "Scores", [Table(wide, "Wide & tall"), Note("A note with <script>alert(1)</script>.")]),
+        Section("figs", "Figures", [Figure(fig, "Three panels.", "regression plots")]),
+    ])
 
 
 def test_html_escapes_text_and_inlines_the_figure():
@@ -227,8 +207,7 @@ def test_the_pdf_backend_leaves_the_font_subsetter_until_a_type_42_font_needs_it
         "    data = to_pdf.render(doc)\n"
         "print('after type 42:', 'fontTools.subset' in sys.modules, b'/FontFile2' in data)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).parent.parent)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["after core fonts: False", "after type 42: True True"]

@@ -109,9 +109,8 @@ def test_programs_leave_collection_on_in_the_calling_process(tmp_path, golub):
     failed = invoke(build_arch.main, ["--input-shape", "3", "--layer", "Dense(", "-o", tmp_path / "a.json"])
     assert failed.exit_code != 0
     assert gc.isenabled()
-    plotted = invoke(
-        plot_cm.main, ["--y-true", golub / "y_test.tsv", "--y-pred", golub / "y_test.tsv", "-o", tmp_path / "cm.png"]
-    )
+    plotted = invoke(plot_cm.main, ["--y-true", golub / "y_test.tsv", "--y-pred", golub / "y_test.tsv",
+                                    "-o", tmp_path / "cm.png"])
     assert plotted.exit_code == 0, plotted.stderr
     assert gc.isenabled()
 

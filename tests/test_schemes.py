@@ -52,14 +52,8 @@ def test_scoring_defaults_and_names():
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    n=st.integers(4, 2000),
-    k=st.integers(2, 6),
-    kind=st.sampled_from(["int", "str", "float"]),
-    size=st.sampled_from([0.2, 0.33, 0.5, 3, 7]),
-    seed=st.integers(0, 2**31 - 1),
-    data=st.data(),
-)
+@given(n=st.integers(4, 2000), k=st.integers(2, 6), kind=st.sampled_from(["int", "str", "float"]),
+       size=st.sampled_from([0.2, 0.33, 0.5, 3, 7]), seed=st.integers(0, 2**31 - 1), data=st.data())
 def test_stratified_split_is_scikit_learns_split_at_a_few_bytes_a_row(n, k, kind, size, seed, data):
     """The lean stratified holdout draws what train_test_split(stratify=...) draws: the same rows (sorted) for the
     same seed, or the same error."""
@@ -71,9 +65,7 @@ def test_stratified_split_is_scikit_learns_split_at_a_few_bytes_a_row(n, k, kind
     codes = np.asarray(data.draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
     y = {"int": codes * 3 - 2, "str": np.array(["a", "bb", "c", "dd", "e", "f"])[codes], "float": codes * 0.5}[kind]
     try:
-        expected = tuple(
-            np.sort(part) for part in train_test_split(np.arange(n), test_size=size, stratify=y, random_state=seed)
-        )
+        expected = tuple(np.sort(part) for part in train_test_split(np.arange(n), test_size=size, stratify=y, random_state=seed))
     except ValueError as exc:
         with pytest.raises(ValueError) as raised:
             stratified_split(y, size, seed)

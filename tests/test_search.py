@@ -41,19 +41,13 @@ def search(data, params, **options):
 
 @pytest.fixture(scope="module")
 def grid(data):
-    return search(
-        data, ["dense.units=2,8", "learning_rate=0.001,0.05"], scoring=["accuracy", "roc_auc"], refit_metric="roc_auc"
-    )
+    return search(data, ["dense.units=2,8", "learning_rate=0.001,0.05"], scoring=["accuracy", "roc_auc"],
+                  refit_metric="roc_auc")
 
 
 def test_grid_tries_every_setting_and_keeps_the_best(grid):
     table = grid.results
-    assert sorted(zip(table["dense.units"], table["learning_rate"], strict=True)) == [
-        (2, 0.001),
-        (2, 0.05),
-        (8, 0.001),
-        (8, 0.05),
-    ]
+    assert sorted(zip(table["dense.units"], table["learning_rate"], strict=True)) == [(2, 0.001), (2, 0.05), (8, 0.001), (8, 0.05)]
     assert table["rank"].tolist() == [1, 2, 3, 4]
     assert table["mean_roc_auc"].iloc[0] == table["mean_roc_auc"].max()  # the refit metric chooses
     assert list(table.columns[:5]) == ["rank", "setting", "dense.units", "learning_rate", "mean_roc_auc"]
@@ -73,22 +67,15 @@ def test_the_scores_are_the_best_settings_folds(grid):
 
 
 def test_random_search_draws_from_the_distributions(data):
-    report = search(
-        data,
-        ["dense.units=randint(2, 9)", "learning_rate=loguniform(1e-3, 1e-1)"],
-        search="random",
-        n_iter=2,
-        refit=False,
-    )  # the CLI tests draw twice with one seed and compare
+    report = search(data, ["dense.units=randint(2, 9)", "learning_rate=loguniform(1e-3, 1e-1)"], search="random",
+                    n_iter=2, refit=False)  # the CLI tests draw twice with one seed and compare
     assert len(report.results) == 2 and report.results["dense.units"].between(2, 8).all()
     assert report.results["learning_rate"].between(1e-3, 1e-1).all() and report.results["learning_rate"].nunique() == 2
     assert report.estimator is None  # without refit there is no final model
 
 
 def test_halving_gives_the_survivors_more_epochs(data):
-    report = search(
-        data, ["dense.units=1,4,16"], search="halving", factor=3, estimator={"epochs": 6}, scheme="train_val"
-    )
+    report = search(data, ["dense.units=1,4,16"], search="halving", factor=3, estimator={"epochs": 6}, scheme="train_val")
     table = report.results
     assert table.groupby("round")["epochs"].first().to_dict() == {1: 2, 2: 6}
     assert (table["round"] == 1).sum() == 3 and (table["round"] == 2).sum() == 1
@@ -103,13 +90,8 @@ def test_results_layout_reads_the_searched_names_even_epochs(grid):
     from galaxy_dl.runs.search import _params, results_table
 
     assert results_layout(grid.results) == (["dense.units", "learning_rate"], "roc_auc")
-    cv = {
-        "params": [{"epochs": 5}, {"epochs": 10}],
-        "mean_test_accuracy": [0.5, 0.75],
-        "std_test_accuracy": [0.1, 0.0],
-        "mean_fit_time": [1.0, 2.0],
-        "error": ["", ""],
-    }
+    cv = {"params": [{"epochs": 5}, {"epochs": 10}], "mean_test_accuracy": [0.5, 0.75], "std_test_accuracy": [0.1, 0.0],
+          "mean_fit_time": [1.0, 2.0], "error": ["", ""]}
     table, best = results_table(cv, _params(["epochs=5,10"]), "accuracy")  # a grid search over epochs itself
     assert best == 1 and results_layout(table) == (["epochs"], "accuracy")
 
@@ -140,23 +122,18 @@ def test_a_holdout_scheme_scores_settings_on_the_validation_rows(data):
     report = search(data, ["dense.units=2,8"], scheme="train_val_test")
     assert [row["set"] for row in report.scores] == ["train", "validation", "test"]
     validation = next(row for row in report.scores if row["set"] == "validation")
-    assert validation["accuracy"] == pytest.approx(
-        report.results["mean_accuracy"].iloc[0]
-    )  # the refit is the fit scored
+    assert validation["accuracy"] == pytest.approx(report.results["mean_accuracy"].iloc[0])  # the refit is the fit scored
     assert (report.results["std_accuracy"] == 0).all()  # one split
     assert {held.name for held in report.heldout} == {"validation", "test"}
 
 
-@pytest.mark.parametrize(
-    "params, options, message",
-    [
-        (["dense.units=uniform(1, 9)"], {}, "is a distribution; grid search takes lists"),
-        (["epochs=2,4"], {"search": "halving"}, "halving gives settings more epochs"),
-        (["dense.units=2,4"], {"search": "halving", "estimator": {"epochs": 2}}, "needs at least --halving-factor"),
-        (["dense.units=2,4"], {"refit_metric": "roc_auc"}, "--refit-metric roc_auc: not one of the --scoring metrics"),
-        ([], {}, "needs at least one --param"),
-    ],
-)
+@pytest.mark.parametrize("params, options, message", [
+    (["dense.units=uniform(1, 9)"], {}, "is a distribution; grid search takes lists"),
+    (["epochs=2,4"], {"search": "halving"}, "halving gives settings more epochs"),
+    (["dense.units=2,4"], {"search": "halving", "estimator": {"epochs": 2}}, "needs at least --halving-factor"),
+    (["dense.units=2,4"], {"refit_metric": "roc_auc"}, "--refit-metric roc_auc: not one of the --scoring metrics"),
+    ([], {}, "needs at least one --param"),
+])
 def test_searches_that_cannot_run_are_refused(data, params, options, message):
     with pytest.raises(UsageError, match=message):
         search(data, params, **options)

@@ -13,7 +13,7 @@ from galaxy_dl.runs.training import TrainingData, run_scheme
 def cache_of(X, tmp_path):
     cache = DenseCache(X.shape[1], str(tmp_path))
     for start in range(0, len(X), 7):
-        cache.append(X[start : start + 7])
+        cache.append(X[start:start + 7])
     return streaming.Rows(cache.finish())
 
 
@@ -27,9 +27,7 @@ def test_views_compose_and_densify_in_the_order_asked(tmp_path):
 
 
 def blocks(rows, seed, **kwargs):
-    return streaming.Blocks(
-        rows, lambda block: block, np.arange(len(rows)), 4, True, seed, kwargs.get("rows_per_epoch")
-    )
+    return streaming.Blocks(rows, lambda block: block, np.arange(len(rows)), 4, True, seed, kwargs.get("rows_per_epoch"))
 
 
 def tf_epochs(rows, seed, **kwargs):
@@ -75,20 +73,9 @@ def test_streamed_normalization_sees_the_training_rows_only(iris_data, tmp_path,
     from tests.conftest import build_model_zip
 
     monkeypatch.setattr(streaming, "BLOCK_BYTES", 4 * 4 * 16)
-    model = build_model_zip(
-        tmp_path,
-        "4",
-        ["Normalization()", 'Dense(3, activation="softmax")'],
-        "--loss",
-        "sparse_categorical_crossentropy",
-        "--epochs",
-        "1",
-        "--seed",
-        "0",
-    )
-    data = TrainingData.read(
-        TableSpec(iris_data["x"]), TableSpec(iris_data["y"]), how=Streaming(stream=True, cache_dir=str(tmp_path))
-    )
+    model = build_model_zip(tmp_path, "4", ["Normalization()", 'Dense(3, activation="softmax")'],
+                            "--loss", "sparse_categorical_crossentropy", "--epochs", "1", "--seed", "0")
+    data = TrainingData.read(TableSpec(iris_data["x"]), TableSpec(iris_data["y"]), how=Streaming(stream=True, cache_dir=str(tmp_path)))
     train = np.arange(0, 150, 2)
     estimator = load(model, "model")
     assert isinstance(estimator, KerasClassifier)
@@ -100,19 +87,13 @@ def test_streamed_normalization_sees_the_training_rows_only(iris_data, tmp_path,
 
 
 RUNS = [
-    ("train_val", "stratified"),
-    ("train_val", "shuffle"),
-    ("train_val", "none"),
-    ("train_val", "group"),
-    ("train_val_test", "stratified"),
-    ("cv", "stratified"),
+    ("train_val", "stratified"), ("train_val", "shuffle"), ("train_val", "none"), ("train_val", "group"),
+    ("train_val_test", "stratified"), ("cv", "stratified"),
 ]
 
 
 @pytest.mark.parametrize("scheme, split", RUNS)
-def test_streamed_and_in_memory_runs_choose_the_same_rows_and_scores(
-    binary_data, binary_model, tmp_path, scheme, split
-):
+def test_streamed_and_in_memory_runs_choose_the_same_rows_and_scores(binary_data, binary_model, tmp_path, scheme, split):
     """Full-batch training (batch larger than the data) takes batch order out, so the scores must agree."""
     from galaxy_dl.model.archive import load
 
@@ -120,17 +101,11 @@ def test_streamed_and_in_memory_runs_choose_the_same_rows_and_scores(
     (binary_data["dir"] / "groups.tsv").write_text("g\n" + "".join(f"g{i % 8}\n" for i in range(80)))
     reports = []
     for stream in (False, True):
-        data = TrainingData.read(
-            TableSpec(binary_data["x"]),
-            TableSpec(binary_data["y"]),
-            groups=groups,
-            how=Streaming(stream=stream, cache_dir=str(tmp_path)),
-        )
+        data = TrainingData.read(TableSpec(binary_data["x"]), TableSpec(binary_data["y"]), groups=groups,
+                                 how=Streaming(stream=stream, cache_dir=str(tmp_path)))
         assert streaming.is_lazy(data.X) == stream
         estimator = load(binary_model, "model").set_params(batch_size=1000, epochs=2)
-        reports.append(
-            run_scheme(estimator, data, scheme=scheme, split=split, folds=3, scoring=("accuracy", "roc_auc"))
-        )
+        reports.append(run_scheme(estimator, data, scheme=scheme, split=split, folds=3, scoring=("accuracy", "roc_auc")))
     memory, streamed = reports
     for a, b in zip(memory.heldout, streamed.heldout, strict=True):
         assert a.name == b.name

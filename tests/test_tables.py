@@ -48,51 +48,39 @@ def test_matrix_market_is_not_a_label_table(tmp_path):
         read_table(spec(path))
 
 
-@pytest.mark.parametrize(
-    "columns, expected",
-    [
-        (Columns(), ["a", "b", "c", "d"]),
-        (Columns("index", ("1", "3-4")), ["a", "c", "d"]),
-        (Columns("index_except", ("2",)), ["a", "c", "d"]),
-        (Columns("name", ("d", "a")), ["d", "a"]),
-        (Columns("name_except", ("a", "b")), ["c", "d"]),
-    ],
-)
+@pytest.mark.parametrize("columns, expected", [
+    (Columns(), ["a", "b", "c", "d"]),
+    (Columns("index", ("1", "3-4")), ["a", "c", "d"]),
+    (Columns("index_except", ("2",)), ["a", "c", "d"]),
+    (Columns("name", ("d", "a")), ["d", "a"]),
+    (Columns("name_except", ("a", "b")), ["c", "d"]),
+])
 def test_galaxy_column_selection_modes(tmp_path, columns, expected):
     path = write(tmp_path, "a\tb\tc\td\n1\t2\t3\t4\n")
     assert list(read_table(spec(path, columns=columns)).columns) == expected
 
 
-@pytest.mark.parametrize(
-    "text, columns, message",
-    [
-        ("a\tb\n1\t2\n", Columns("index", ("3",)), "outside 1-2"),
-        ("a\tb\n1\t2\n", Columns("name", ("bb",)), "no column named 'bb'"),
-        ("a\tb\n1\t2\n", Columns("index_except", ("1-2",)), "leaves no columns"),
-    ],
-)
+@pytest.mark.parametrize("text, columns, message", [
+    ("a\tb\n1\t2\n", Columns("index", ("3",)), "outside 1-2"),
+    ("a\tb\n1\t2\n", Columns("name", ("bb",)), "no column named 'bb'"),
+    ("a\tb\n1\t2\n", Columns("index_except", ("1-2",)), "leaves no columns"),
+])
 def test_bad_selection(tmp_path, text, columns, message):
     with pytest.raises(DataError, match=message):
         read_table(spec(write(tmp_path, text), columns=columns))
 
 
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        (b"", "is empty"),
-        (b"a\tb\n", "header but no data rows"),
-        (b"a\ta\n1\t2\n", "'a' appears twice \\(columns 1 and 2\\)$"),
-        (
-            b"0\t1\t0\n1\t1\t0\n",
-            "'0' appears twice .*all numbers: if the table has no header row, say so with --no-header",
-        ),
-        (b"a\t\n1\t2\n", "column 2 has an empty header name"),
-        (b"a\tb\n1\t2\n3\n", "line 3 has 1 columns, expected 2"),
-        (b"a,b,c\n1,2,3\n", "comma-separated"),
-        (b"\x00\x01\x02binary", "binary file"),
-        (b"a\tb\n\xff\xfe\xfa\t1\n" + b"x" * 10, "not UTF-8"),
-    ],
-)
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty"),
+    (b"a\tb\n", "header but no data rows"),
+    (b"a\ta\n1\t2\n", "'a' appears twice \\(columns 1 and 2\\)$"),
+    (b"0\t1\t0\n1\t1\t0\n", "'0' appears twice .*all numbers: if the table has no header row, say so with --no-header"),
+    (b"a\t\n1\t2\n", "column 2 has an empty header name"),
+    (b"a\tb\n1\t2\n3\n", "line 3 has 1 columns, expected 2"),
+    (b"a,b,c\n1,2,3\n", "comma-separated"),
+    (b"\x00\x01\x02binary", "binary file"),
+    (b"a\tb\n\xff\xfe\xfa\t1\n" + b"x" * 10, "not UTF-8"),
+])
 def test_bad_tables_are_clear_errors(tmp_path, content, message):
     with pytest.raises(DataError, match=message) as err:
         read_table(spec(write(tmp_path, content, mode="wb")))
@@ -163,12 +151,8 @@ def test_write_table_is_tab_separated_without_index(tmp_path):
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    st.lists(
-        st.lists(st.text(alphabet="ab1.\t -e9NA\\\"'x", max_size=6), min_size=1, max_size=4), min_size=0, max_size=5
-    ),
-    st.booleans(),
-)
+@given(st.lists(st.lists(st.text(alphabet="ab1.\t -e9NA\\\"'x", max_size=6), min_size=1, max_size=4), min_size=0, max_size=5),
+       st.booleans())
 def test_reader_never_fails_uncleanly(tmp_path_factory, rows, header):
     path = tmp_path_factory.mktemp("h") / "t.tsv"
     path.write_text("\n".join("\t".join(r) for r in rows))

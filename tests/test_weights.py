@@ -38,9 +38,7 @@ def test_bytes_round_trip(model):
 
 def test_shape_mismatch_names_variable_and_shapes(model, tmp_path):
     keras = runtime.import_keras()
-    other = keras.Sequential(
-        [keras.Input((3,)), keras.layers.Dense(5, name="hidden"), keras.layers.Dense(1, name="out")]
-    )
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5, name="hidden"), keras.layers.Dense(1, name="out")])
     path = tmp_path / "other.h5"
     weights.save(other, str(path))
     with pytest.raises(ModelError, match=r"hidden/kernel has shape \(3, 2\) in the model but \(3, 5\) in the file"):

@@ -24,11 +24,7 @@ def tools() -> dict:
 
 def test_the_workflows_are_there():
     assert [p.name for p in WORKFLOWS] == [
-        "gtn-cnn.ga",
-        "gtn-fnn.ga",
-        "gtn-rnn.ga",
-        "intro-deep-learning.ga",
-        "iris-cross-validation.ga",
+        "gtn-cnn.ga", "gtn-fnn.ga", "gtn-rnn.ga", "intro-deep-learning.ga", "iris-cross-validation.ga"
     ]
 
 
@@ -58,12 +54,7 @@ def test_gtn_stand_ins_have_the_tutorials_shapes():
     import pandas as pd
 
     data = ROOT / "test-data"
-    shapes = {
-        "fnn_X_train": (313, 5),
-        "rnn_X_train": (800, 500),
-        "cnn_X_train": (800, 784),
-        "cnn_y_train_onehot": (800, 10),
-    }
+    shapes = {"fnn_X_train": (313, 5), "rnn_X_train": (800, 500), "cnn_X_train": (800, 784), "cnn_y_train_onehot": (800, 10)}
     for name, shape in shapes.items():
         header = 0 if name.startswith("fnn") else None
         assert pd.read_csv(data / f"{name}.tsv", sep="\t", header=header).shape == shape, name

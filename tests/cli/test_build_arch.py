@@ -7,21 +7,8 @@ from tests.conftest import invoke
 
 def test_tutorial_architecture(tmp_path):
     out = tmp_path / "arch.json"
-    result = invoke(
-        build_arch.main,
-        [
-            "--input-shape",
-            "7129",
-            "--layer",
-            'Dense(16, activation="elu")',
-            "--layer",
-            'Dense(16, activation="elu")',
-            "--layer",
-            'Dense(1, activation="sigmoid")',
-            "-o",
-            out,
-        ],
-    )
+    result = invoke(build_arch.main, ["--input-shape", "7129", "--layer", 'Dense(16, activation="elu")',
+                                      "--layer", 'Dense(16, activation="elu")', "--layer", 'Dense(1, activation="sigmoid")', "-o", out])
     assert result.exit_code == 0, result.stderr
     config = json.loads(out.read_text())
     assert config["class_name"] == "Sequential"
@@ -34,8 +21,7 @@ def test_spec_file_builds_a_graph(tmp_path):
     spec = tmp_path / "graph.yml"
     spec.write_text(
         "inputs:\n  - {name: a, shape: [3]}\n  - {name: b, shape: [2]}\n"
-        "layers:\n  - {name: da, layer: 'Dense(4)', inputs: a}\n  - "
-        "{name: m, layer: 'Concatenate()', inputs: [da, b]}\n"
+        "layers:\n  - {name: da, layer: 'Dense(4)', inputs: a}\n  - {name: m, layer: 'Concatenate()', inputs: [da, b]}\n"
         "  - {name: out, layer: 'Dense(1, activation=\"sigmoid\")'}\noutputs: [out]\n"
     )
     out = tmp_path / "arch.json"

@@ -13,20 +13,7 @@ def arch(tmp_path_factory):
     from galaxy_dl.cli import build_arch
 
     path = tmp_path_factory.mktemp("bm") / "arch.json"
-    result = invoke(
-        build_arch.main,
-        [
-            "--input-shape",
-            "5",
-            "--layer",
-            "Dense(4)",
-            "--layer",
-            'Dense(1, activation="sigmoid")',
-            "-o",
-            path,
-            "--quiet",
-        ],
-    )
+    result = invoke(build_arch.main, ["--input-shape", "5", "--layer", "Dense(4)", "--layer", 'Dense(1, activation="sigmoid")', "-o", path, "--quiet"])
     assert result.exit_code == 0
     return path
 
@@ -38,37 +25,12 @@ def params_of(path):
 
 def test_flags_land_in_the_archive(arch, tmp_path):
     out = tmp_path / "model.zip"
-    result = invoke(
-        build_model.main,
-        [
-            "--arch",
-            arch,
-            "--loss",
-            "binary_crossentropy",
-            "--optimizer",
-            "sgd",
-            "--learning-rate",
-            "0.05",
-            "--optimizer-param",
-            "momentum=0, nesterov=False",
-            "--metrics",
-            "accuracy,auc",
-            "--metrics",
-            "precision",
-            "--epochs",
-            "7",
-            "--batch-size",
-            "3",
-            "--seed",
-            "9",
-            "--class-weight",
-            "0=1,1=2.5",
-            "--callback",
-            'EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)',
-            "-o",
-            out,
-        ],
-    )
+    result = invoke(build_model.main, [
+        "--arch", arch, "--loss", "binary_crossentropy", "--optimizer", "sgd", "--learning-rate", "0.05",
+        "--optimizer-param", "momentum=0, nesterov=False", "--metrics", "accuracy,auc", "--metrics", "precision",
+        "--epochs", "7", "--batch-size", "3", "--seed", "9", "--class-weight", "0=1,1=2.5",
+        "--callback", 'EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)', "-o", out,
+    ])
     assert result.exit_code == 0, result.stderr
     params = params_of(out)
     assert params["optimizer"] == "sgd"
@@ -76,9 +38,7 @@ def test_flags_land_in_the_archive(arch, tmp_path):
     assert params["metrics"] == ["accuracy", "auc", "precision"]
     assert (params["epochs"], params["batch_size"], params["seed"]) == (7, 3, 9)
     assert params["class_weight"] == {"0": 1.0, "1": 2.5}
-    assert params["callbacks"] == [
-        {"class_name": "EarlyStopping", "config": {"monitor": "val_loss", "patience": 2, "restore_best_weights": True}}
-    ]
+    assert params["callbacks"] == [{"class_name": "EarlyStopping", "config": {"monitor": "val_loss", "patience": 2, "restore_best_weights": True}}]
 
 
 def test_same_inputs_same_bytes(arch, tmp_path):
@@ -113,20 +73,13 @@ def test_params_out_table(arch, tmp_path):
     assert lines[0] == "parameter\tvalue" and "task\tclassification" in lines and "epochs\t10" in lines
 
 
-@pytest.mark.parametrize(
-    "args, code, message",
-    [
-        (["--loss", "categorical_crossentropy"], ExitStatus.USAGE, "needs one output unit per class"),
-        (["--task", "regression", "--loss", "hinge"], ExitStatus.USAGE, "classification loss"),
-        (
-            ["--optimizer", "adam", "--optimizer-param", "momentum=0.9"],
-            ExitStatus.USAGE,
-            "Adam takes no parameter 'momentum'",
-        ),
-        (["--batch-size", "0"], ExitStatus.USAGE, "--batch-size must be a positive integer"),
-        (["--class-weight", "zero"], ExitStatus.USAGE, "is not LABEL=WEIGHT"),
-    ],
-)
+@pytest.mark.parametrize("args, code, message", [
+    (["--loss", "categorical_crossentropy"], ExitStatus.USAGE, "needs one output unit per class"),
+    (["--task", "regression", "--loss", "hinge"], ExitStatus.USAGE, "classification loss"),
+    (["--optimizer", "adam", "--optimizer-param", "momentum=0.9"], ExitStatus.USAGE, "Adam takes no parameter 'momentum'"),
+    (["--batch-size", "0"], ExitStatus.USAGE, "--batch-size must be a positive integer"),
+    (["--class-weight", "zero"], ExitStatus.USAGE, "is not LABEL=WEIGHT"),
+])
 def test_incompatible_choices(arch, tmp_path, args, code, message):
     result = invoke(build_model.main, ["--arch", arch, *args, "-o", tmp_path / "m.zip"])
     assert result.exit_code == code and message in result.stderr, result.stderr

@@ -46,9 +46,7 @@ def svg_tick_labels(path):
 def test_tutorial_matrix_png(golub, tmp_path):
     pred = labels(tmp_path, "pred.tsv", [0] * 20 + [1] * 14, header="Predicted")
     out, matrix = tmp_path / "cm.png", tmp_path / "cm.tsv"
-    result = invoke(
-        plot_cm.main, ["--y-true", golub / "y_test.tsv", "--y-pred", pred, "-o", out, "--matrix-out", matrix]
-    )
+    result = invoke(plot_cm.main, ["--y-true", golub / "y_test.tsv", "--y-pred", pred, "-o", out, "--matrix-out", matrix])
     assert result.exit_code == 0, result.stderr
     assert out.read_bytes()[:8] == SIGNATURES["png"]
     width, height = png_size(out)
@@ -76,23 +74,8 @@ def test_svg_tick_labels_are_the_sorted_union(tmp_path):
 def test_renamed_labels_and_normalized_cells(golub, tmp_path):
     pred = labels(tmp_path, "pred.tsv", [0] * 20 + [1] * 14, header="Predicted")
     out = tmp_path / "cm.svg"
-    result = invoke(
-        plot_cm.main,
-        [
-            "--y-true",
-            golub / "y_test.tsv",
-            "--y-pred",
-            pred,
-            "--labels",
-            "0=ALL,1=AML",
-            "--normalize",
-            "true",
-            "-o",
-            out,
-            "--matrix-out",
-            tmp_path / "m.tsv",
-        ],
-    )
+    result = invoke(plot_cm.main, ["--y-true", golub / "y_test.tsv", "--y-pred", pred, "--labels", "0=ALL,1=AML",
+                                   "--normalize", "true", "-o", out, "--matrix-out", tmp_path / "m.tsv"])
     assert result.exit_code == 0, result.stderr
     assert svg_tick_labels(out)["x"] == ["ALL", "AML"]
     texts = svg_texts(out)
@@ -127,24 +110,18 @@ def test_many_classes_grow_the_image(tmp_path):
 def test_no_header_and_column_selection(tmp_path):
     true = labels(tmp_path, "t.tsv", ["a\t1", "b\t0"], header=None)
     pred = labels(tmp_path, "p.tsv", ["1", "1"], header=None)
-    result = invoke(
-        plot_cm.main,
-        ["--y-true", true, "--y-true-cols", "2", "--y-pred", pred, "--no-header", "-o", tmp_path / "c.png"],
-    )
+    result = invoke(plot_cm.main, ["--y-true", true, "--y-true-cols", "2", "--y-pred", pred, "--no-header", "-o", tmp_path / "c.png"])
     assert result.exit_code == 0, result.stderr
     assert "accuracy 0.5000 (1/2)" in result.stderr
 
 
-@pytest.mark.parametrize(
-    "pred_values, args, code, message",
-    [
-        ([0, 1], [], ExitStatus.DATA, "has 3 rows but --y-pred"),
-        ([], [], ExitStatus.DATA, "header but no data rows"),
-        ([0, 1, 1], ["--cmap", "Bluez"], ExitStatus.USAGE, "did you mean Blues"),
-        ([0, 1, 1], ["--labels", "7=x"], ExitStatus.USAGE, "label '7' is in neither file"),
-        ([0, 1, 1], ["--format", "gif"], ExitStatus.USAGE, "'gif' is not one of"),
-    ],
-)
+@pytest.mark.parametrize("pred_values, args, code, message", [
+    ([0, 1], [], ExitStatus.DATA, "has 3 rows but --y-pred"),
+    ([], [], ExitStatus.DATA, "header but no data rows"),
+    ([0, 1, 1], ["--cmap", "Bluez"], ExitStatus.USAGE, "did you mean Blues"),
+    ([0, 1, 1], ["--labels", "7=x"], ExitStatus.USAGE, "label '7' is in neither file"),
+    ([0, 1, 1], ["--format", "gif"], ExitStatus.USAGE, "'gif' is not one of"),
+])
 def test_errors(tmp_path, pred_values, args, code, message):
     true = labels(tmp_path, "t.tsv", [0, 1, 1])
     pred = labels(tmp_path, "p.tsv", pred_values)

@@ -12,21 +12,8 @@ def test_metrics_are_scikit_learns_and_every_panel_is_drawn(tmp_path):
     from sklearn.metrics import explained_variance_score, mean_absolute_error, mean_squared_error, r2_score
 
     truth, pred = TEST_DATA / "regression_y.tabular", TEST_DATA / "regression_predictions.tsv"
-    result = invoke(
-        plot_reg.main,
-        [
-            "--y-true",
-            truth,
-            "--y-pred",
-            pred,
-            "--metrics-out",
-            tmp_path / "m.tsv",
-            "--title",
-            "Temperatures",
-            "-o",
-            tmp_path / "r.svg",
-        ],
-    )
+    result = invoke(plot_reg.main, ["--y-true", truth, "--y-pred", pred, "--metrics-out", tmp_path / "m.tsv",
+                                    "--title", "Temperatures", "-o", tmp_path / "r.svg"])
     assert result.exit_code == 0, result.stderr
     y, p = pd.read_csv(truth, sep="\t").iloc[:, 0].to_numpy(), pd.read_csv(pred, sep="\t").iloc[:, 0].to_numpy()
     metrics = pd.read_csv(tmp_path / "m.tsv", sep="\t").set_index("metric")["value"]
@@ -52,17 +39,8 @@ def test_bad_values_and_row_counts_are_one_line(tmp_path):
 
 
 def test_plot_cm_points_continuous_predictions_to_plot_reg(tmp_path):
-    result = invoke(
-        plot_cm.main,
-        [
-            "--y-true",
-            TEST_DATA / "regression_y.tabular",
-            "--y-pred",
-            TEST_DATA / "regression_predictions.tsv",
-            "-o",
-            tmp_path / "cm.png",
-        ],
-    )
+    result = invoke(plot_cm.main, ["--y-true", TEST_DATA / "regression_y.tabular", "--y-pred",
+                                   TEST_DATA / "regression_predictions.tsv", "-o", tmp_path / "cm.png"])
     assert result.exit_code == ExitStatus.DATA
     assert "continuous values" in result.stderr and "plot-reg" in result.stderr
 
@@ -73,23 +51,8 @@ def test_plot_cm_writes_per_class_metrics(tmp_path):
     y = pd.DataFrame({"label": ["a", "b", "c", "a", "b", "c", "a", "a"]})
     p = pd.DataFrame({"label": ["a", "b", "b", "a", "c", "c", "b", "a"]})
     truth, pred = write_tsv(tmp_path / "t.tsv", y), write_tsv(tmp_path / "p.tsv", p)
-    result = invoke(
-        plot_cm.main,
-        [
-            "--y-true",
-            truth,
-            "--y-pred",
-            pred,
-            "--labels",
-            "a=Alpha",
-            "--dpi",
-            "40",
-            "--metrics-out",
-            tmp_path / "m.tsv",
-            "-o",
-            tmp_path / "cm.png",
-        ],
-    )
+    result = invoke(plot_cm.main, ["--y-true", truth, "--y-pred", pred, "--labels", "a=Alpha", "--dpi", "40",
+                                   "--metrics-out", tmp_path / "m.tsv", "-o", tmp_path / "cm.png"])
     assert result.exit_code == 0, result.stderr
     table = pd.read_csv(tmp_path / "m.tsv", sep="\t").set_index("class")
     expected = classification_report(y["label"], p["label"], output_dict=True)

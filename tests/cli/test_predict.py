@@ -9,10 +9,7 @@ from tests.conftest import invoke, write_tsv
 
 def test_predictions_one_row_per_input(binary_data, binary_fitted, tmp_path):
     out = tmp_path / "p.tsv"
-    result = invoke(
-        predict.main,
-        ["--model", binary_fitted["fitted"], "--weights", binary_fitted["weights"], "--x", binary_data["x"], "-o", out],
-    )
+    result = invoke(predict.main, ["--model", binary_fitted["fitted"], "--weights", binary_fitted["weights"], "--x", binary_data["x"], "-o", out])
     assert result.exit_code == 0, result.stderr
     frame = pd.read_csv(out, sep="\t")
     assert list(frame.columns) == ["Predicted"] and len(frame) == 80 and set(frame["Predicted"]) <= {0, 1}
@@ -24,11 +21,9 @@ def test_weights_are_optional_and_file_wins(binary_data, binary_fitted, tmp_path
     zeroed = tmp_path / "zero.h5"
     zeroed.write_bytes(open(binary_fitted["weights"], "rb").read())
     with h5py.File(zeroed, "r+") as f:
-
         def zero(name, node):
             if isinstance(node, h5py.Dataset) and name.startswith("layers"):
                 node[...] = 0
-
         f.visititems(zero)
     assert invoke(predict.main, [*args, "--weights", zeroed, "-o", tmp_path / "b.tsv"]).exit_code == 0
     a, b = pd.read_csv(tmp_path / "a.tsv", sep="\t"), pd.read_csv(tmp_path / "b.tsv", sep="\t")
@@ -60,9 +55,7 @@ def test_column_mismatch_lists_differences(binary_data, binary_fitted, tmp_path)
     assert "column 2: 'gene1' where training had 'f1'; column 5: 'gene4' where training had 'f4'" in result.stderr
     x = write_tsv(tmp_path / "narrow.tsv", frame.iloc[:, :5])
     result = invoke(predict.main, ["--model", binary_fitted["fitted"], "--x", x, "-o", tmp_path / "p.tsv"])
-    assert (
-        result.exit_code == ExitStatus.DATA and "has 5 feature columns, but the model was trained on 6" in result.stderr
-    )
+    assert result.exit_code == ExitStatus.DATA and "has 5 feature columns, but the model was trained on 6" in result.stderr
     assert not (tmp_path / "p.tsv").exists()
 
 
@@ -71,17 +64,11 @@ def test_unfitted_model_and_foreign_weights(binary_data, binary_model, binary_fi
     assert result.exit_code == ExitStatus.MODEL and "has not been trained yet" in result.stderr
     not_h5 = tmp_path / "w.h5"
     not_h5.write_text("hello")
-    result = invoke(
-        predict.main,
-        ["--model", binary_fitted["fitted"], "--weights", not_h5, "--x", binary_data["x"], "-o", tmp_path / "p.tsv"],
-    )
+    result = invoke(predict.main, ["--model", binary_fitted["fitted"], "--weights", not_h5, "--x", binary_data["x"], "-o", tmp_path / "p.tsv"])
     assert result.exit_code == ExitStatus.MODEL and "not an HDF5 weights file" in result.stderr
     truncated = tmp_path / "t.h5"
     truncated.write_bytes(open(binary_fitted["weights"], "rb").read()[:4000])
-    result = invoke(
-        predict.main,
-        ["--model", binary_fitted["fitted"], "--weights", truncated, "--x", binary_data["x"], "-o", tmp_path / "p.tsv"],
-    )
+    result = invoke(predict.main, ["--model", binary_fitted["fitted"], "--weights", truncated, "--x", binary_data["x"], "-o", tmp_path / "p.tsv"])
     assert result.exit_code == ExitStatus.MODEL and str(truncated) in result.stderr
 
 
@@ -89,45 +76,12 @@ def test_weights_from_another_architecture_name_the_layer(binary_data, binary_fi
     from galaxy_dl.cli import train_eval
     from tests.conftest import build_model_zip
 
-    other = build_model_zip(
-        tmp_path, "6", ['Dense(3, activation="relu")', 'Dense(1, activation="sigmoid")'], "--epochs", "1", "--seed", "0"
-    )
-    assert (
-        invoke(
-            train_eval.main,
-            [
-                "--model",
-                other,
-                "--x",
-                binary_data["x"],
-                "--y",
-                binary_data["y"],
-                "--scores",
-                tmp_path / "s.tsv",
-                "--weights",
-                tmp_path / "other.h5",
-            ],
-        ).exit_code
-        == 0
-    )
-    result = invoke(
-        predict.main,
-        [
-            "--model",
-            binary_fitted["fitted"],
-            "--weights",
-            tmp_path / "other.h5",
-            "--x",
-            binary_data["x"],
-            "-o",
-            tmp_path / "p.tsv",
-        ],
-    )
+    other = build_model_zip(tmp_path, "6", ['Dense(3, activation="relu")', 'Dense(1, activation="sigmoid")'], "--epochs", "1", "--seed", "0")
+    assert invoke(train_eval.main, ["--model", other, "--x", binary_data["x"], "--y", binary_data["y"], "--scores", tmp_path / "s.tsv",
+                                    "--weights", tmp_path / "other.h5"]).exit_code == 0
+    result = invoke(predict.main, ["--model", binary_fitted["fitted"], "--weights", tmp_path / "other.h5", "--x", binary_data["x"], "-o", tmp_path / "p.tsv"])
     assert result.exit_code == ExitStatus.MODEL
-    assert (
-        "weights do not match the model: dense/kernel has shape (6, 8) in the model but (6, 3) in the file"
-        in result.stderr
-    )
+    assert "weights do not match the model: dense/kernel has shape (6, 8) in the model but (6, 3) in the file" in result.stderr
 
 
 def test_keras2_weights_file_loads(binary_data, binary_fitted, tmp_path):
@@ -149,20 +103,7 @@ def test_keras2_weights_file_loads(binary_data, binary_fitted, tmp_path):
             g.attrs["weight_names"] = np.array(names)
             for name, w in zip(names, layer.get_weights(), strict=True):
                 g.create_dataset(name.decode(), data=np.full_like(w, 0.0))
-    result = invoke(
-        predict.main,
-        [
-            "--model",
-            binary_fitted["fitted"],
-            "--weights",
-            legacy,
-            "--x",
-            binary_data["x"],
-            "--method",
-            "predict_proba",
-            "-o",
-            tmp_path / "p.tsv",
-        ],
-    )
+    result = invoke(predict.main, ["--model", binary_fitted["fitted"], "--weights", legacy, "--x", binary_data["x"],
+                                   "--method", "predict_proba", "-o", tmp_path / "p.tsv"])
     assert result.exit_code == 0, result.stderr
     assert np.allclose(pd.read_csv(tmp_path / "p.tsv", sep="\t").to_numpy(), 0.5)

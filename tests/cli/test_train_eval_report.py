@@ -81,9 +81,8 @@ def without_varying(text: str) -> str:
 
 def run(tmp, args, name="report"):
     html, pdf = Path(tmp) / f"{name}.html", Path(tmp) / f"{name}.pdf"
-    result = invoke(
-        train_eval.main, [*args, "--scores", Path(tmp) / f"{name}-scores.tsv", "--report", html, "--report", pdf]
-    )
+    result = invoke(train_eval.main, [*args, "--scores", Path(tmp) / f"{name}-scores.tsv",
+                                      "--report", html, "--report", pdf])
     assert result.exit_code == 0, result.stderr
     return Page(html.read_text()), pdf_text(pdf), html, pdf
 
@@ -91,14 +90,7 @@ def run(tmp, args, name="report"):
 @pytest.fixture(scope="module")
 def tutorial(tmp_path_factory):
     d = tmp_path_factory.mktemp("tutorial-report")
-    args = [
-        "--model",
-        TEST_DATA / "tutorial_model.zip",
-        "--x",
-        TEST_DATA / "X_train.tsv",
-        "--y",
-        TEST_DATA / "y_train.tsv",
-    ]
+    args = ["--model", TEST_DATA / "tutorial_model.zip", "--x", TEST_DATA / "X_train.tsv", "--y", TEST_DATA / "y_train.tsv"]
     first = run(d, args)
     kept = (Path(shutil.copy(first[2], d / "first.html")), Path(shutil.copy(first[3], d / "first.pdf")))
     again = run(d, args)  # the same command line again
@@ -109,71 +101,26 @@ def tutorial(tmp_path_factory):
 def iris(iris_data, tmp_path_factory):
     """Three classes, a test holdout, early stopping on a validation split."""
     d = tmp_path_factory.mktemp("iris-report")
-    model = build_model_zip(
-        d,
-        "4",
-        ['Dense(8, activation="relu")', 'Dense(3, activation="softmax")'],
-        "--loss",
-        "sparse_categorical_crossentropy",
-        "--optimizer",
-        "adam",
-        "--learning-rate",
-        "0.05",
-        "--epochs",
-        "60",
-        "--batch-size",
-        "16",
-        "--seed",
-        "3",
-        "--metrics",
-        "accuracy",
-        "--callback",
-        'EarlyStopping(monitor="val_loss", patience=1, min_delta=0.02, restore_best_weights=True)',
-    )
+    model = build_model_zip(d, "4", ['Dense(8, activation="relu")', 'Dense(3, activation="softmax")'],
+                            "--loss", "sparse_categorical_crossentropy", "--optimizer", "adam", "--learning-rate", "0.05",
+                            "--epochs", "60", "--batch-size", "16", "--seed", "3", "--metrics", "accuracy",
+                            "--callback", 'EarlyStopping(monitor="val_loss", patience=1, min_delta=0.02, restore_best_weights=True)')
     return run(d, ["--model", model, "--x", iris_data["x"], "--y", iris_data["y"], "--scheme", "train_val_test"])
 
 
 @pytest.fixture(scope="module")
 def regression(diabetes_data, tmp_path_factory):
     d = tmp_path_factory.mktemp("regression-report")
-    model = build_model_zip(
-        d,
-        "10",
-        ['Dense(8, activation="relu")', "Dense(1)"],
-        "--task",
-        "regression",
-        "--loss",
-        "mse",
-        "--epochs",
-        "5",
-        "--batch-size",
-        "32",
-        "--seed",
-        "2",
-    )
+    model = build_model_zip(d, "10", ['Dense(8, activation="relu")', "Dense(1)"], "--task", "regression",
+                            "--loss", "mse", "--epochs", "5", "--batch-size", "32", "--seed", "2")
     return run(d, ["--model", model, "--x", diabetes_data["x"], "--y", diabetes_data["y"]])
 
 
 @pytest.fixture(scope="module")
 def cv(binary_data, binary_model, tmp_path_factory):
     d = tmp_path_factory.mktemp("cv-report")
-    return run(
-        d,
-        [
-            "--model",
-            binary_model,
-            "--x",
-            binary_data["x"],
-            "--y",
-            binary_data["y"],
-            "--scheme",
-            "cv",
-            "--folds",
-            "3",
-            "--scoring",
-            "accuracy,roc_auc",
-        ],
-    )
+    return run(d, ["--model", binary_model, "--x", binary_data["x"], "--y", binary_data["y"], "--scheme", "cv",
+                   "--folds", "3", "--scoring", "accuracy,roc_auc"])
 
 
 def assert_common(page: Page, text: str, scheme: str):
@@ -246,23 +193,8 @@ def test_cv_report_pools_the_folds(cv):
 
 
 def test_search_report_shows_the_results(binary_data, binary_model, tmp_path):
-    page, text, *_ = run(
-        tmp_path,
-        [
-            "--model",
-            binary_model,
-            "--x",
-            binary_data["x"],
-            "--y",
-            binary_data["y"],
-            "--search",
-            "grid",
-            "--param",
-            "dense.units=2,8",
-            "--folds",
-            "2",
-        ],
-    )
+    page, text, *_ = run(tmp_path, ["--model", binary_model, "--x", binary_data["x"], "--y", binary_data["y"],
+                                    "--search", "grid", "--param", "dense.units=2,8", "--folds", "2"])
     assert "search" in page.sections
     assert "Every setting, best first (the search results table)" in page.captions
     assert "dense.units" in page.headers and "mean_accuracy" in page.headers
@@ -276,10 +208,8 @@ def test_format_by_option_and_bad_report_paths(binary_data, binary_model, tmp_pa
     result = invoke(train_eval.main, [*base, "--report", tmp_path / "r.txt"])
     assert result.exit_code == ExitStatus.USAGE
     assert "--report" in result.stderr and "r.txt" in result.stderr and "--report-format" in result.stderr
-    result = invoke(
-        train_eval.main,
-        [*base, "--report", tmp_path / "a.dat", "--report", tmp_path / "b.dat", "--report-format", "pdf"],
-    )
+    result = invoke(train_eval.main, [*base, "--report", tmp_path / "a.dat", "--report", tmp_path / "b.dat",
+                                      "--report-format", "pdf"])
     assert result.exit_code == ExitStatus.USAGE and "one per --report (2 reports, 1 formats)" in result.stderr
     result = invoke(train_eval.main, [*base, "--report", tmp_path / "missing" / "r.html"])
     assert result.exit_code == ExitStatus.OUTPUT and "--report" in result.stderr
@@ -296,28 +226,11 @@ def test_a_drawing_failure_leaves_no_output(binary_data, binary_model, tmp_path,
         raise ValueError("no room for the legend")
 
     monkeypatch.setattr(figures, "roc_pr", broken)
-    result = invoke(
-        train_eval.main,
-        [
-            "--model",
-            binary_model,
-            "--x",
-            binary_data["x"],
-            "--y",
-            binary_data["y"],
-            "--scores",
-            tmp_path / "s.tsv",
-            "--fitted-model",
-            tmp_path / "f.zip",
-            "--report",
-            tmp_path / "r.html",
-        ],
-    )
+    result = invoke(train_eval.main, ["--model", binary_model, "--x", binary_data["x"], "--y", binary_data["y"],
+                                      "--scores", tmp_path / "s.tsv", "--fitted-model", tmp_path / "f.zip",
+                                      "--report", tmp_path / "r.html"])
     assert result.exit_code == ExitStatus.OUTPUT
-    assert (
-        result.stderr.strip().splitlines()[-1]
-        == "train-eval: error: --report: drawing the report failed: no room for the legend"
-    )
+    assert result.stderr.strip().splitlines()[-1] == "train-eval: error: --report: drawing the report failed: no room for the legend"
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
@@ -333,9 +246,8 @@ def test_chromium_renders_the_report_without_javascript(tutorial, width, tmp_pat
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], timeout=60_000)
         try:
-            context = browser.new_context(
-                java_script_enabled=False, viewport={"width": width, "height": 900}, offline=True
-            )
+            context = browser.new_context(java_script_enabled=False, viewport={"width": width, "height": 900},
+                                          offline=True)
             tab = context.new_page()
             tab.set_default_timeout(30_000)
             tab.goto(html.as_uri(), wait_until="load")
@@ -346,10 +258,8 @@ def test_chromium_renders_the_report_without_javascript(tutorial, width, tmp_pat
             shot = tmp_path / f"report-{width}.png"
             tab.screenshot(path=str(shot), full_page=True)
             tab.emulate_media(media="print")
-            printed = tab.evaluate(
-                "() => [getComputedStyle(document.querySelector('nav')).display, "
-                "getComputedStyle(document.querySelector('figure')).breakInside]"
-            )
+            printed = tab.evaluate("() => [getComputedStyle(document.querySelector('nav')).display, "
+                                   "getComputedStyle(document.querySelector('figure')).breakInside]")
         finally:
             browser.close()
     assert len(widths) == len(page.images) == 4 and all(w > 0 for w in widths)
@@ -360,6 +270,4 @@ def test_chromium_renders_the_report_without_javascript(tutorial, width, tmp_pat
     from PIL import Image
 
     with Image.open(shot) as image:
-        assert (
-            image.width == width and len(image.convert("L").getcolors(maxcolors=65536) or ()) > 10
-        )  # not a blank page
+        assert image.width == width and len(image.convert("L").getcolors(maxcolors=65536) or ()) > 10  # not a blank page

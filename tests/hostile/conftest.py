@@ -74,14 +74,9 @@ def run_measured(program: str, *args, timeout: float = 120) -> Measured:
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     with tempfile.TemporaryDirectory() as tmp:
         rss = os.path.join(tmp, "maxrss")
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _MEASURE, rss, str(BIN / program), *map(str, args)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
+        proc = subprocess.Popen([sys.executable, "-c", _MEASURE, rss, str(BIN / program), *map(str, args)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -95,11 +90,8 @@ def run_measured(program: str, *args, timeout: float = 120) -> Measured:
 
 def _strip_native(stderr: str) -> str:
     """TensorFlow's C++ start-up lines are not ours to count."""
-    return "\n".join(
-        line
-        for line in stderr.splitlines()
-        if not line.startswith(("I0000", "W0000", "E0000", "WARNING: All log messages", "To enable"))
-    )
+    return "\n".join(line for line in stderr.splitlines()
+                     if not line.startswith(("I0000", "W0000", "E0000", "WARNING: All log messages", "To enable")))
 
 
 @pytest.fixture

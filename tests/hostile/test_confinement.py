@@ -27,7 +27,6 @@ def _replace_x(path, make):
 def external_storage(secret):
     def make(f):
         f.create_dataset("X", shape=SHAPE, dtype="<f4", external=[(str(secret), 0, SHAPE[0] * SHAPE[1] * 4)])
-
     return make
 
 
@@ -36,7 +35,6 @@ def virtual(secret_h5):
         layout = h5py.VirtualLayout(shape=SHAPE, dtype="<f4")
         layout[:] = h5py.VirtualSource(str(secret_h5), "data", shape=SHAPE)
         f.create_virtual_dataset("X", layout)
-
     return make
 
 
@@ -64,10 +62,8 @@ def test_h5ad_external_link_is_refused(data_copy, secret_h5, tmp_path):
     h5ad = data_copy("cells_dense.h5ad")
     with h5py.File(h5ad, "r+") as f:
         f["uns"]["leak"] = h5py.ExternalLink(str(secret_h5), "data")
-    result = run(
-        train_eval.main,
-        ["--model", TEST_DATA / "cells_model.zip", "--x", h5ad, "--y-obs", "cell_type", "--scores", tmp_path / "s.tsv"],
-    )
+    result = run(train_eval.main, ["--model", TEST_DATA / "cells_model.zip", "--x", h5ad, "--y-obs", "cell_type",
+                                   "--scores", tmp_path / "s.tsv"])
     refused(result, "train-eval", ExitStatus.DATA, "link to another file")
     assert not (tmp_path / "s.tsv").exists()
 
@@ -80,19 +76,8 @@ def test_weights_file_pointing_elsewhere_is_refused(trick, data_copy, secret, se
             f["leak"] = h5py.ExternalLink(str(secret_h5), "data")
         else:
             f.create_dataset("leak", shape=(64,), dtype="u1", external=[(str(secret), 0, 64)])
-    result = run(
-        predict.main,
-        [
-            "--model",
-            TEST_DATA / "tutorial_fitted.zip",
-            "--weights",
-            weights,
-            "--x",
-            TEST_DATA / "X_test.tsv",
-            "-o",
-            tmp_path / "p.tsv",
-        ],
-    )
+    result = run(predict.main, ["--model", TEST_DATA / "tutorial_fitted.zip", "--weights", weights,
+                                "--x", TEST_DATA / "X_test.tsv", "-o", tmp_path / "p.tsv"])
     refused(result, "predict", ExitStatus.MODEL, "refused")
     assert not (tmp_path / "p.tsv").exists()
 
@@ -122,9 +107,8 @@ def test_galaxy_ml_file_pointing_elsewhere_is_refused(data_copy, secret_h5, tmp_
     assert not (tmp_path / "m.zip").exists()
 
 
-@pytest.mark.parametrize(
-    "layer", ["StringLookup(vocabulary='{}')", "IntegerLookup(vocabulary='{}')", "TextVectorization(vocabulary='{}')"]
-)
+@pytest.mark.parametrize("layer", ["StringLookup(vocabulary='{}')", "IntegerLookup(vocabulary='{}')",
+                                   "TextVectorization(vocabulary='{}')"])
 def test_layer_arguments_that_name_files_are_refused(layer, secret, tmp_path):
     result = run(build_arch.main, ["--input-shape", "1", "--layer", layer.format(secret), "-o", tmp_path / "a.json"])
     refused(result, "build-arch", ExitStatus.USAGE, "vocabulary", "inline")
@@ -133,12 +117,8 @@ def test_layer_arguments_that_name_files_are_refused(layer, secret, tmp_path):
 
 def test_architecture_naming_a_vocabulary_file_is_refused(secret, tmp_path):
     arch = json.loads((TEST_DATA / "tutorial_arch.json").read_text())
-    layer = {
-        "module": "keras.layers",
-        "class_name": "StringLookup",
-        "registered_name": None,
-        "config": {"name": "lookup", "vocabulary": str(secret), "trainable": True},
-    }
+    layer = {"module": "keras.layers", "class_name": "StringLookup", "registered_name": None,
+             "config": {"name": "lookup", "vocabulary": str(secret), "trainable": True}}
     arch["config"]["layers"].insert(1, layer)
     path = tmp_path / "arch.json"
     path.write_text(json.dumps(arch))

@@ -27,18 +27,13 @@ def _with_state(tmp_path, **changes):
     return path
 
 
-@pytest.mark.parametrize(
-    "changes, words",
-    [
-        ({"classes_": [0, 1, 2, 3]}, "4 classes for an output of 1 unit"),
-        ({"n_features_in_": 10**12}, "1000000000000 features, but the model takes 7129"),
-    ],
-)
+@pytest.mark.parametrize("changes, words", [
+    ({"classes_": [0, 1, 2, 3]}, "4 classes for an output of 1 unit"),
+    ({"n_features_in_": 10**12}, "1000000000000 features, but the model takes 7129"),
+])
 def test_fitted_state_that_does_not_fit_the_model(changes, words, tmp_path):
-    result = run(
-        predict.main,
-        ["--model", _with_state(tmp_path, **changes), "--x", TEST_DATA / "X_test.tsv", "-o", tmp_path / "p.tsv"],
-    )
+    result = run(predict.main, ["--model", _with_state(tmp_path, **changes), "--x", TEST_DATA / "X_test.tsv",
+                                "-o", tmp_path / "p.tsv"])
     refused(result, "predict", ExitStatus.MODEL, words)
     assert not (tmp_path / "p.tsv").exists()
 
@@ -50,23 +45,15 @@ def test_text_in_an_h5ad_matrix(data_copy, tmp_path):
         del f["X"]
         f.create_dataset("X", data=np.full((150, 40), b"text", dtype="S4"))
         f["X"].attrs.update(attrs)
-    refused(
-        run(predict.main, ["--model", TEST_DATA / "cells_fitted.zip", "--x", h5ad, "-o", tmp_path / "p.tsv"]),
-        "predict",
-        ExitStatus.DATA,
-        "not numbers",
-    )
+    refused(run(predict.main, ["--model", TEST_DATA / "cells_fitted.zip", "--x", h5ad, "-o", tmp_path / "p.tsv"]),
+            "predict", ExitStatus.DATA, "not numbers")
 
 
 def test_negative_matrix_market_entry_count(tmp_path):
     mtx = tmp_path / "X.mtx"
     mtx.write_text("%%MatrixMarket matrix coordinate real general\n10 40 -5\n")
-    refused(
-        run(predict.main, ["--model", TEST_DATA / "cells_fitted.zip", "--x", mtx, "-o", tmp_path / "p.tsv"]),
-        "predict",
-        ExitStatus.DATA,
-        "-5 entries",
-    )
+    refused(run(predict.main, ["--model", TEST_DATA / "cells_fitted.zip", "--x", mtx, "-o", tmp_path / "p.tsv"]),
+            "predict", ExitStatus.DATA, "-5 entries")
 
 
 def test_math_text_labels_are_drawn_as_written(tmp_path):
@@ -81,21 +68,8 @@ def test_math_text_labels_in_the_training_report(binary_data, binary_model, tmp_
     y = pd.read_csv(binary_data["y"], sep="\t")
     y["label"] = np.where(y["label"] == 1, "$\\undefinedmacro{x$", "$a$")
     labels = write_tsv(tmp_path / "y.tsv", y)
-    result = run(
-        train_eval.main,
-        [
-            "--model",
-            binary_model,
-            "--x",
-            binary_data["x"],
-            "--y",
-            labels,
-            "--scores",
-            tmp_path / "s.tsv",
-            "--report",
-            tmp_path / "r.html",
-        ],
-    )
+    result = run(train_eval.main, ["--model", binary_model, "--x", binary_data["x"], "--y", labels,
+                                   "--scores", tmp_path / "s.tsv", "--report", tmp_path / "r.html"])
     assert result.exit_code == 0, result.stderr
     assert listing(tmp_path) == ["r.html", "s.tsv", "y.tsv"]
 
@@ -108,9 +82,8 @@ def test_infinite_regression_target_is_bad_data(value, diabetes_data, tmp_path):
     y = pd.read_csv(diabetes_data["y"], sep="\t").astype(str)
     y.iloc[3, 0] = value
     labels = write_tsv(tmp_path / "y_bad.tsv", y)
-    result = run(
-        train_eval.main, ["--model", model, "--x", diabetes_data["x"], "--y", labels, "--scores", tmp_path / "s.tsv"]
-    )
+    result = run(train_eval.main, ["--model", model, "--x", diabetes_data["x"], "--y", labels,
+                                   "--scores", tmp_path / "s.tsv"])
     refused(result, "train-eval", ExitStatus.DATA, "finite")
     assert not (tmp_path / "s.tsv").exists()
 
@@ -118,44 +91,18 @@ def test_infinite_regression_target_is_bad_data(value, diabetes_data, tmp_path):
 def test_labels_of_one_class(binary_data, binary_model, tmp_path):
     y = pd.read_csv(binary_data["y"], sep="\t")
     y["label"] = 1
-    result = run(
-        train_eval.main,
-        [
-            "--model",
-            binary_model,
-            "--x",
-            binary_data["x"],
-            "--y",
-            write_tsv(tmp_path / "y.tsv", y),
-            "--scores",
-            tmp_path / "s.tsv",
-        ],
-    )
+    result = run(train_eval.main, ["--model", binary_model, "--x", binary_data["x"], "--y", write_tsv(tmp_path / "y.tsv", y),
+                                   "--scores", tmp_path / "s.tsv"])
     refused(result, "train-eval", ExitStatus.DATA, "at least two classes")
 
 
 def test_click_usage_errors_are_one_line(binary_data, binary_model, tmp_path):
-    result = run(
-        train_eval.main,
-        [
-            "--model",
-            binary_model,
-            "--x",
-            binary_data["x"],
-            "--y",
-            binary_data["y"],
-            "--scores",
-            tmp_path / "s.tsv",
-            "--process-id",
-            "-1",
-        ],
-    )
+    result = run(train_eval.main, ["--model", binary_model, "--x", binary_data["x"], "--y", binary_data["y"],
+                                   "--scores", tmp_path / "s.tsv", "--process-id", "-1"])
     refused(result, "train-eval", ExitStatus.USAGE, "--process-id")
 
 
 @pytest.mark.parametrize("name", ["a b", "a:b", "é"])
 def test_layer_names_tensorflow_rejects_are_refused_at_once(name, tmp_path):
-    result = run(
-        build_arch.main, ["--input-shape", "4", "--layer", f"Dense(2, name={name!r})", "-o", tmp_path / "a.json"]
-    )
+    result = run(build_arch.main, ["--input-shape", "4", "--layer", f"Dense(2, name={name!r})", "-o", tmp_path / "a.json"])
     refused(result, "build-arch", ExitStatus.USAGE, "layer name")

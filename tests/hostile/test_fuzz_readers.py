@@ -16,12 +16,8 @@ from galaxy_dl.model import archive
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-cells = st.one_of(
-    st.integers(-(10**6), 10**6).map(str),
-    st.floats(allow_nan=True).map(repr),
-    st.text(max_size=6),
-    st.sampled_from(["", "NA", "nan", "inf", "1e400", '"', "'", "\\t", "\\r"]),
-)
+cells = st.one_of(st.integers(-10**6, 10**6).map(str), st.floats(allow_nan=True).map(repr), st.text(max_size=6),
+                  st.sampled_from(["", "NA", "nan", "inf", "1e400", "\"", "'", "\\t", "\\r"]))
 rows = st.lists(st.lists(cells, min_size=1, max_size=5), min_size=0, max_size=8)
 tables = st.one_of(rows.map(lambda r: "\n".join("\t".join(row) for row in r).encode()), st.binary(max_size=300))
 
@@ -53,26 +49,14 @@ def test_feature_blocks_for_prediction(tmp_path_factory, data, compress, header)
 
 
 size_lines = st.tuples(st.integers(-5, 10**12), st.integers(-5, 10**12), st.integers(-5, 10**13)).map(
-    lambda t: " ".join(map(str, t))
-)
+    lambda t: " ".join(map(str, t)))
 entries = st.lists(st.tuples(st.integers(-2, 12), st.integers(-2, 12), st.floats(allow_nan=True)), max_size=20)
 
 
 @FUZZ
-@given(
-    banner=st.sampled_from(
-        [
-            "%%MatrixMarket matrix coordinate real general",
-            "%%MatrixMarket matrix array real general",
-            "%%MatrixMarket matrix coordinate pattern general",
-            "%%MatrixMarket x",
-            "",
-        ]
-    ),
-    size=st.one_of(size_lines, st.text(max_size=20)),
-    body=entries,
-    tail=st.binary(max_size=40),
-)
+@given(banner=st.sampled_from(["%%MatrixMarket matrix coordinate real general", "%%MatrixMarket matrix array real general",
+                               "%%MatrixMarket matrix coordinate pattern general", "%%MatrixMarket x", ""]),
+       size=st.one_of(size_lines, st.text(max_size=20)), body=entries, tail=st.binary(max_size=40))
 def test_matrix_market(banner, size, body, tail):
     text = f"{banner}\n% comment\n{size}\n" + "".join(f"{r} {c} {v!r}\n" for r, c, v in body)
     data = text.encode() + tail
@@ -80,32 +64,23 @@ def test_matrix_market(banner, size, body, tail):
         matrixmarket.read(io.BufferedReader(io.BytesIO(data)), "--x X.mtx", room=len(data))
 
 
-json_like = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5)),
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4)),
-    max_leaves=20,
-)
+json_like = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5)),
+                         lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4)),
+                         max_leaves=20)
 
 
 @FUZZ
 @given(text=st.one_of(st.text(max_size=200), json_like.map(repr), st.integers(0, 400).map(lambda n: "[" * n + "]" * n)))
 def test_documents(text):
-    for parse in (
-        lambda: documents.parse_json(text, "--arch a.json", UsageError),
-        lambda: documents.parse_yaml(io.StringIO(text), "--spec s.yml", UsageError),
-    ):
+    for parse in (lambda: documents.parse_json(text, "--arch a.json", UsageError),
+                  lambda: documents.parse_yaml(io.StringIO(text), "--spec s.yml", UsageError)):
         with contextlib.suppress(GalaxyDLError):
             parse()
 
 
 @FUZZ
-@given(
-    data=st.one_of(
-        st.binary(max_size=400),
-        st.binary(max_size=400).map(lambda b: b"PK\x03\x04" + b),
-        st.binary(max_size=400).map(lambda b: b"\x89HDF\r\n\x1a\n" + b),
-    )
-)
+@given(data=st.one_of(st.binary(max_size=400), st.binary(max_size=400).map(lambda b: b"PK\x03\x04" + b),
+                      st.binary(max_size=400).map(lambda b: b"\x89HDF\r\n\x1a\n" + b)))
 def test_estimator_files(tmp_path_factory, data):
     path = _file(tmp_path_factory, data, False, "model.zip")
     with contextlib.suppress(ModelError):

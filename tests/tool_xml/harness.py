@@ -24,21 +24,8 @@ from galaxy.tool_util.verify.test_data import TestDataResolver
 from galaxy.util.template import fill_template
 
 # Galaxy's default text sanitizer: these characters are mapped, others outside VALID are dropped.
-MAPPED = {
-    ">": "__gt__",
-    "<": "__lt__",
-    "'": "__sq__",
-    '"': "__dq__",
-    "[": "__ob__",
-    "]": "__cb__",
-    "{": "__oc__",
-    "}": "__cc__",
-    "@": "__at__",
-    "\n": "__cn__",
-    "\r": "__cr__",
-    "\t": "__tc__",
-    "#": "__pd__",
-}
+MAPPED = {">": "__gt__", "<": "__lt__", "'": "__sq__", '"': "__dq__", "[": "__ob__", "]": "__cb__",
+          "{": "__oc__", "}": "__cc__", "@": "__at__", "\n": "__cn__", "\r": "__cr__", "\t": "__tc__", "#": "__pd__"}
 VALID = set(string.ascii_letters + string.digits + " -=_.()/+*^,:?!")
 
 
@@ -107,9 +94,7 @@ def sanitize(text: str, param) -> str:
     if sanitizer is None:
         return "".join(MAPPED.get(c, c if c in VALID else "X") for c in text)
     valid_el = sanitizer.find("valid")
-    valid = (
-        set(string.printable) if valid_el is not None and valid_el.get("initial") == "string.printable" else set(VALID)
-    )
+    valid = set(string.printable) if valid_el is not None and valid_el.get("initial") == "string.printable" else set(VALID)
     if valid_el is not None:
         for rm in valid_el.findall("remove"):
             valid.discard(rm.get("value"))
@@ -174,9 +159,7 @@ class ToolRunner:
             counter[0] += 1
             target = workdir / f"dataset_{counter[0]}.dat"  # opaque, suffix-less like Galaxy's
             shutil.copy(self.resolver.get_filename(value["path"]), target)
-            return Dataset(
-                str(target), value.get("filetype") or (el.get("format") or "data").split(",")[0], value["path"]
-            )
+            return Dataset(str(target), value.get("filetype") or (el.get("format") or "data").split(",")[0], value["path"])
         if kind == "boolean":
             truth = bool(value) if value is not None else el.get("checked", "false").lower() in ("true", "yes")
             return Value(el.get("truevalue", "true") if truth else el.get("falsevalue", "false"), truth)
@@ -204,9 +187,7 @@ class ToolRunner:
                 if test_value is None:
                     selected = test_el.find("option[@selected='true']")
                     first = test_el.find("option")
-                    test_value = (
-                        (selected if selected is not None else first).get("value") if first is not None else None
-                    )
+                    test_value = (selected if selected is not None else first).get("value") if first is not None else None
                 when = el.find(f"when[@value='{test_value}']")
                 inner = self._wrap(when if when is not None else [], sub, workdir, counter)
                 inner[test_name] = self._param(test_el, test_value, workdir, counter)
@@ -238,13 +219,7 @@ class ToolRunner:
             path.touch()  # Galaxy creates outputs before the command runs
             outputs[name] = path
             ns[name] = Dataset(str(path), out_el.get("format"), name)
-        ns.update(
-            {
-                "__tool_directory__": str(self.xml_path.parent),
-                "on_string": "data 1",
-                "tool": Namespace(name=self.source.parse_name()),
-            }
-        )
+        ns.update({"__tool_directory__": str(self.xml_path.parent), "on_string": "data 1", "tool": Namespace(name=self.source.parse_name())})
         command = fill_template(self.source.parse_command(), context=ns, python_template_version="3")
         command = command.replace("\n", " ").replace("\r", " ").strip()
         if float(self.profile) >= 20.09:
@@ -259,9 +234,7 @@ class ToolRunner:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GALAXY_")}
         env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
         env["GALAXY_SLOTS"] = "1"
-        proc = subprocess.run(
-            ["bash", "-c", command], cwd=workdir, env=env, capture_output=True, text=True, timeout=600
-        )
+        proc = subprocess.run(["bash", "-c", command], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
         exit_codes, regexes = self.source.parse_stdio()
         state, stdout, stderr, messages = check_output(regexes, exit_codes, proc.stdout, proc.stderr, proc.returncode)
         return Job(self.source.parse_id(), command, proc.returncode, stdout, stderr, state, outputs, messages)

@@ -233,6 +233,30 @@ def table_options(prefix: str, what: str):
 no_header_option = click.option("--no-header", is_flag=True, help="No input table has a header row.")
 
 
+def figure_options(title: str):
+    """--format, --dpi and --title, as the plotting programs share them."""
+    from galaxy_dl.report.plots import FORMATS
+
+    options = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            default=None,
+            help="Image format [default: from the suffix, else png].",
+        ),
+        click.option("--dpi", type=click.IntRange(min=30, max=1200), default=150, show_default=True),
+        click.option("--title", default=title, show_default=True),
+    ]
+
+    def decorate(function):
+        for option in reversed(options):  # as if written one above the other
+            function = option(function)
+        return function
+
+    return decorate
+
+
 def table_spec(path: str, prefix: str, params: dict, no_header: bool = False, option: str | None = None) -> TableSpec:
     """Pop one table's options from ``params`` and describe how to read it."""
     key = prefix.replace("-", "_")

@@ -2,9 +2,9 @@
 
 import click
 
-from galaxy_dl.cli.common import no_header_option, program, table_options, table_spec
+from galaxy_dl.cli.common import figure_options, no_header_option, program, table_options, table_spec
 from galaxy_dl.limits import DEFAULT_MAX_CLASSES
-from galaxy_dl.report.plots import FORMATS, NORMALIZE
+from galaxy_dl.report.plots import NORMALIZE
 
 
 @program(
@@ -37,15 +37,7 @@ in the two files unless --labels orders or renames them. A one-line summary
 @click.option(
     "--cmap", default="Blues", show_default=True, help="Any matplotlib colormap (Galaxy-ML's names work too)."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Image format [default: from the suffix, else png].",
-)
-@click.option("--dpi", type=click.IntRange(min=30, max=1200), default=150, show_default=True)
-@click.option("--title", default="Confusion matrix", show_default=True)
+@figure_options("Confusion matrix")
 @click.option("--xlabel", default="Predicted label", show_default=True)
 @click.option("--ylabel", default="True label", show_default=True)
 @click.option(

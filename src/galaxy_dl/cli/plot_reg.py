@@ -4,8 +4,7 @@ Never imports Keras."""
 
 import click
 
-from galaxy_dl.cli.common import no_header_option, program, table_options, table_spec
-from galaxy_dl.report.plots import FORMATS
+from galaxy_dl.cli.common import figure_options, no_header_option, program, table_options, table_spec
 
 
 @program(
@@ -25,15 +24,7 @@ Class labels are plot-cm's.""",
 @table_options("y-true", "the true-value table")
 @table_options("y-pred", "the predicted-value table")
 @no_header_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Image format [default: from the suffix, else png].",
-)
-@click.option("--dpi", type=click.IntRange(min=30, max=1200), default=150, show_default=True)
-@click.option("--title", default="Regression: actual vs predicted", show_default=True)
+@figure_options("Regression: actual vs predicted")
 @click.option("--metrics-out", default=None, metavar="PATH", help="Also write the metrics as a table (metric, value).")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Image to write.")
 def main(true_path, pred_path, no_header, fmt, dpi, title, metrics_out, output, **table_params):

@@ -12,10 +12,7 @@ from dataclasses import dataclass, field
 from galaxy_dl.errors import UsageError
 
 # Keras 2 names that Galaxy-ML offers and Keras 3 dropped: the modern replacement.
-RENAMED_LAYERS = {
-    "CuDNNGRU": "GRU",
-    "CuDNNLSTM": "LSTM",
-}
+RENAMED_LAYERS = {"CuDNNGRU": "GRU", "CuDNNLSTM": "LSTM"}
 REMOVED_LAYERS = {
     "LocallyConnected1D": "Conv1D (Keras 3 has no locally connected layers)",
     "LocallyConnected2D": "Conv2D (Keras 3 has no locally connected layers)",
@@ -23,9 +20,7 @@ REMOVED_LAYERS = {
     "Lambda": "a built-in layer (Lambda layers hold Python code and are refused)",
 }
 # Arguments renamed between Keras 2 and Keras 3 whose meaning is identical.
-RENAMED_ARGUMENTS = {
-    ("LeakyReLU", "alpha"): "negative_slope",
-}
+RENAMED_ARGUMENTS = {("LeakyReLU", "alpha"): "negative_slope"}
 
 # Where the class named in a nested call may come from, in lookup order.
 ARGUMENT_MODULES = ("initializers", "regularizers", "constraints")
