@@ -1,3 +1,5 @@
+import contextlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -50,6 +52,19 @@ def test_bad_input_shapes(text):
 
 def test_parse_kwargs_keeps_falsy_values():
     assert parse_kwargs("momentum=0, nesterov=False, rho=0.0", "--optimizer-param") == {"momentum": 0, "nesterov": False, "rho": 0.0}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_kwargs_text_parses_or_fails_cleanly(text):
+    with contextlib.suppress(UsageError):
+        assert isinstance(parse_kwargs(text, "--optimizer-param"), dict)
+
+
+def test_kwargs_that_close_the_call_early_are_refused():
+    """'a=1), (2' parses as a tuple, not a call: an internal error before."""
+    with pytest.raises(UsageError, match="is not NAME=VALUE"):
+        parse_kwargs("a=1), (2", "--optimizer-param")
 
 
 @settings(max_examples=300, deadline=None)

@@ -56,6 +56,7 @@ def test_calls_and_distributions():
     ("dense.units", "is not NAME=VALUES"),
     ("dense.units=", "no values given"),
     ("dense.units=16,,", "not a list of values"),
+    ("dense.units=1], [2", "not a list of values"),  # closes the list early: an internal error before
     ("dense.units=os.system", "is not a value"),
     ("dense.units=16, randint(1, 3)", "one distribution, or a list of values"),
     ("learning_rate=loguniform(0, 1)", "needs LOW > 0"),

@@ -129,7 +129,8 @@ def parse_kwargs(text: str, option: str) -> dict:
     except SyntaxError:
         raise UsageError(f"{option}: {text!r} is not NAME=VALUE[, NAME=VALUE…]") from None
     node = tree.body
-    assert isinstance(node, ast.Call)  # "_(...)" parses as a call, or not at all
+    if not isinstance(node, ast.Call):  # 'a=1), (2' closes the call early: an internal error before
+        raise UsageError(f"{option}: {text!r} is not NAME=VALUE[, NAME=VALUE…]")
     if node.args:
         raise UsageError(f"{option}: {text!r}: give values as NAME=VALUE")
     call = _call(node, text, ObjectCall)

@@ -83,10 +83,11 @@ def parse_values(name: str, values: str) -> Param:
     where = f"--param {name}"
     try:
         tree = ast.parse(f"[{values}\n]", mode="eval").body
-        assert isinstance(tree, ast.List)  # "[...]" parses as a list, or not at all
-        nodes = tree.elts
     except SyntaxError as exc:
         raise UsageError(f"{where}: {values!r} is not a list of values: {exc.msg}") from None
+    if not isinstance(tree, ast.List):  # '1], [2' closes the list early: an internal error before
+        raise UsageError(f"{where}: {values!r} is not a list of values")
+    nodes = tree.elts
     if len(nodes) == 1 and isinstance(nodes[0], ast.List):  # [16, 32, 64]
         nodes = nodes[0].elts
     if len(nodes) == 1 and _called(nodes[0]) in (*DISTRIBUTIONS, "choice"):
