@@ -16,6 +16,26 @@ def test_recipe_matches_the_package():
     assert sorted(commands) == sorted(project["scripts"])
 
 
+def test_recipe_requires_what_every_option_needs():
+    """The recipe's run requirements are the package's, the jax extra included (the Galaxy form offers --backend
+    jax): a Galaxy that resolves galaxy-dl through conda gets every reader and backend the forms offer."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    conda_names = {"matplotlib": "matplotlib-base"}
+    wanted = {}
+    for text in project["dependencies"] + project["optional-dependencies"]["jax"]:
+        requirement = Requirement(text)
+        wanted[conda_names.get(requirement.name, requirement.name)] = ",".join(sorted(str(requirement.specifier).split(",")))
+    recipe = (ROOT / "recipe" / "meta.yaml").read_text()
+    run = recipe.split("  run:\n", 1)[1].split("\n\n", 1)[0]
+    listed = {}
+    for name, spec in re.findall(r"^    - ([A-Za-z0-9_.-]+) ?(\S*)$", run, re.M):
+        listed[name] = ",".join(sorted(spec.split(",")))
+    assert listed.pop("python") == ">=3.11"
+    assert listed == wanted
+
+
 def test_tool_test_data_is_at_or_below_the_tools():
     """Galaxy looks for test inputs in tool_xml/test-data, never beside tool_xml/."""
     link = ROOT / "tool_xml" / "test-data"
