@@ -80,7 +80,6 @@ def series(data: Path) -> dict:
     d = {name: str(data / f"{name}.tsv") for name in (
         "fnn_X_train", "fnn_y_train", "fnn_X_test", "fnn_y_test", "rnn_X_train", "rnn_y_train", "rnn_X_test",
         "rnn_y_test", "cnn_X_train", "cnn_y_train", "cnn_X_test", "cnn_y_test")}
-    no = {"x": ["--x-no-header"], "y": ["--y-no-header"]}
     fnn_layers = [dense(12, "relu"), dense(8, "relu"), dense(1, "linear")]
     rnn_layers = [{LAYER: {"layer_type": "Embedding", "input_dim": 10000, "output_dim": 32, "kwargs": ""}},
                   {LAYER: {"layer_type": "LSTM", "units": 100, "kwargs": ""}}, dense(1, "sigmoid")]
@@ -116,8 +115,8 @@ def series(data: Path) -> dict:
     out = {}
     for t in ("fnn", "rnn", "cnn"):
         header = t == "fnn"
-        x_flags = [] if header else no["x"]
-        y_flags = [] if header else no["y"]
+        x_flags = [] if header else ["--x-no-header"]
+        y_flags = [] if header else ["--y-no-header"]
         y_train = d[f"{t}_y_train"]
         steps = []
         if t == "cnn":  # Galaxy-ML's users one-hot the labels first; our train-eval reads the one-hot table too
@@ -150,7 +149,7 @@ def series(data: Path) -> dict:
                           "../plotly_regression_performance_plots/plot_regression_performance.py", None,
                           ["-i", d["fnn_y_test"], "-j", "fnn.gml.predictions.tsv"]))
         else:
-            steps.append(("plot", ["plot-cm", "--y-true", d[f"{t}_y_test"], *(["--y-true-no-header"]),
+            steps.append(("plot", ["plot-cm", "--y-true", d[f"{t}_y_test"], "--y-true-no-header",
                                    "--y-pred", f"{t}.predictions.tsv", "-o", f"{t}.cm.png",
                                    "--metrics-out", f"{t}.cm.tsv"],
                           "ml_visualization_ex.py", confusion(False),
