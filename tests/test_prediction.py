@@ -86,9 +86,9 @@ def test_an_error_while_predicting_stops_the_reader_thread(binary_data, estimato
 
     frame = pd.read_csv(binary_data["x"], sep="\t")
 
-    def chunks(spec, rows, layer=None, on_header=None):
+    def chunks(spec, rows, layer=None, on_header=None, encoding=None):
         while True:
-            yield list(frame.columns), frame.iloc[:rows].to_numpy("float32")
+            yield list(frame.columns), frame.iloc[:rows].to_numpy("float32"), None
 
     def failing_frame(estimator, values, method):
         raise DataError("cannot predict", source="--x")

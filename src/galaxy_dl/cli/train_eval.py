@@ -57,6 +57,7 @@ SECTIONS = {
         "groups_path",
         "groups_column",
     ],
+    "Sequences (FASTA --x)": ["encoding", "alphabet", "seq_length", "seq_side"],
     "Scheme": [
         "scheme",
         "split",
@@ -111,8 +112,11 @@ data), train_val_test (plus a test holdout scored after fitting), cv (k-fold
 cross-validation; every fold, mean and std are scored, then the final model is
 refitted on all rows unless --no-refit).
 
-Inputs: tab-separated tables (plain or gzip), Matrix Market (.mtx, kept sparse)
-and AnnData (.h5ad: X or --x-layer, labels from an obs column with --y-obs).
+Inputs: tab-separated tables (plain or gzip), Matrix Market (.mtx, kept sparse),
+AnnData (.h5ad: X or --x-layer, labels from an obs column with --y-obs) and FASTA
+(DNA, RNA, protein: one-hot or k-mer tokens, learned with the model, so predict
+encodes new sequences the same way; labels in record order, or matched by the
+record ids in the label table's first column).
 Data larger than --memory-budget is parsed once into a float32 cache on disk
 and streamed in shuffled batches (--stream / --no-stream force either).
 
@@ -152,6 +156,31 @@ name; see them all with --list-params) and keeps the best, refitted:
 @table_options("x", "the feature table")
 @table_options("y", "the label table")
 @no_header_option
+@click.option(
+    "--encoding",
+    default=None,
+    metavar="onehot|kmer:K",
+    help="How sequences become input: one-hot (length x alphabet) or overlapping K-mer token ids for an "
+    "Embedding (0 padding, 1 unknown; the vocabulary from the training rows) [default: onehot].",
+)
+@click.option(
+    "--alphabet",
+    type=click.Choice(["auto", "dna", "rna", "protein"]),
+    default=None,
+    help="The sequences' letters [default: auto, detected].",
+)
+@click.option(
+    "--seq-length",
+    default=None,
+    metavar="N|longest",
+    help="Pad or cut every sequence to N residues, or pad to the longest [default: all must be equal].",
+)
+@click.option(
+    "--seq-side",
+    type=click.Choice(["end", "start", "both"]),
+    default=None,
+    help="Where sequences are padded or cut: at the end, the start, or both (centred) [default: end].",
+)
 @click.option("--scheme", type=click.Choice(SCHEMES), default="train_val", show_default=True)
 @click.option(
     "--split",
@@ -396,6 +425,10 @@ def main(
     search_results,
     reports,
     report_formats,
+    encoding,
+    alphabet,
+    seq_length,
+    seq_side,
     **table_params,
 ):
     started = time.time()
@@ -463,6 +496,7 @@ def main(
     y_spec = table_spec(y_path, "y", table_params, no_header) if y_path else None
     groups_spec = TableSpec(groups_path, header=not no_header, option="--groups") if groups_path else None
     how = Streaming(stream, memory_budget, cache_dir)
+    sequence_options = (encoding, alphabet, seq_length, seq_side)
     data = TrainingData.read(
         x_spec,
         y_spec,
@@ -472,6 +506,7 @@ def main(
         missing=missing,
         layer=x_layer,
         how=how,
+        encoding=_encoding(*sequence_options) if any(o is not None for o in sequence_options) else None,
     )
     from galaxy_dl.runtime import quiet_native_stderr
 
@@ -542,6 +577,12 @@ def main(
                 search_results=search_results,
             )
             training_report.write(rendered, report_targets)
+
+
+def _encoding(encoding, alphabet, length, side):
+    from galaxy_dl.data.seqcoding import Encoding
+
+    return Encoding.parse(encoding or "onehot", alphabet or "auto", length, side or "end")
 
 
 def _searched(search, params) -> str | None:

@@ -1,7 +1,8 @@
 """Feature matrices from every input kind, in memory or streamed.
 
-Three kinds, told apart by content (:func:`galaxy_dl.data.tables.sniff`): tab-separated tables,
-Matrix Market files and AnnData ``.h5ad`` files. For training, :func:`read_features` returns the
+Four kinds, told apart by content (:func:`galaxy_dl.data.tables.sniff`, :func:`galaxy_dl.data.fasta.is_fasta`):
+tab-separated tables, Matrix Market files, AnnData ``.h5ad`` files and FASTA sequences (held as one-byte codes,
+encoded a block at a time: :mod:`galaxy_dl.data.seqcoding`). For training, :func:`read_features` returns the
 whole matrix: a float32 array when it fits the memory budget, else a :class:`~galaxy_dl.data.streaming.Rows`
 over a row cache written in one pass; sparse input always stays sparse (CSR, densified a block at
 a time). For prediction, :func:`iter_features` yields blocks of rows in order.
@@ -14,6 +15,8 @@ from typing import Any
 
 from galaxy_dl import runtime
 from galaxy_dl.data import streaming
+from galaxy_dl.data.fileio import text_bytes
+from galaxy_dl.data.seqcoding import Encoding
 from galaxy_dl.data.tables import TableSpec, iter_tables, open_stream, read_table, sniff, to_features
 from galaxy_dl.errors import DataError, suggest
 
@@ -38,6 +41,7 @@ class Features:
     names: list | None
     keep: Any
     taken: dict = field(default_factory=dict)
+    sequences: Any = None  # FASTA input: a galaxy_dl.data.fasta.Sequences (ids, lengths, encoding)
 
     @property
     def streamed(self) -> bool:
@@ -45,10 +49,19 @@ class Features:
 
 
 def read_features(
-    spec: TableSpec, *, take: dict, missing: str = "error", layer: str | None = None, how: Streaming = Streaming()
+    spec: TableSpec,
+    *,
+    take: dict,
+    missing: str = "error",
+    layer: str | None = None,
+    how: Streaming = Streaming(),
+    encoding: Encoding | None = None,
 ) -> Features:
-    """The feature matrix of ``spec``; ``take`` maps options to column names to take out (``{"--target": "y"}``)."""
-    kind = _kind(spec, layer)
+    """The feature matrix of ``spec``; ``take`` maps options to column names to take out (``{"--target": "y"}``);
+    ``encoding`` is how FASTA sequences become input (one-hot by default)."""
+    kind = _kind(spec, layer, encoding)
+    if kind == "fasta":
+        return _fasta(spec, take, how, encoding or Encoding())
     if kind == "mtx":
         if take:
             raise DataError(
@@ -58,7 +71,7 @@ def read_features(
         return _matrix_market(spec)
     if kind == "h5ad":
         return _h5ad(spec, take, layer, how)
-    if streaming.should_stream(_text_bytes(spec) // 2, how.stream, how.budget_mb):
+    if streaming.should_stream(text_bytes(spec.path) // 2, how.stream, how.budget_mb):
         return _text_streamed(spec, take, missing, how)
     frame = read_table(spec, numeric=True, keep_text=set(take.values()))
     taken, frame = _take_columns(frame, take, spec)
@@ -66,11 +79,33 @@ def read_features(
     return Features(X, _names(frame, spec), keep, taken)
 
 
-def _kind(spec: TableSpec, layer: str | None) -> str:
-    kind = sniff(spec)
+def _kind(spec: TableSpec, layer: str | None, encoding: Encoding | None = None) -> str:
+    from galaxy_dl.data.fasta import claims_fasta, is_fasta
+
+    kind = "fasta" if spec.path != "-" and is_fasta(spec.path, spec.source) else sniff(spec)
+    if kind != "fasta" and claims_fasta(spec.path):
+        raise DataError("is not FASTA (a FASTA file starts with a '>' header line)", source=spec.source)
     if layer is not None and kind != "h5ad":
         raise DataError("--x-layer applies to AnnData (.h5ad) input only", source=spec.source)
+    if encoding is not None and kind != "fasta":
+        raise DataError(
+            "is not FASTA: --encoding, --alphabet and --seq-length apply to FASTA input", source=spec.source
+        )
+    if kind == "fasta" and spec.columns.mode != "all":
+        raise DataError("is FASTA: column choices (--x-cols, --x-names) apply to tables", source=spec.source)
     return kind
+
+
+def _fasta(spec: TableSpec, take: dict, how: Streaming, encoding: Encoding) -> Features:
+    import numpy as np
+
+    from galaxy_dl.data import fasta
+
+    if take:
+        raise DataError(f"FASTA has no columns for {', '.join(take)}: give the labels with --y", source=spec.source)
+    sequences = fasta.read(spec.path, spec.source, encoding, how)
+    rows = sequences.rows
+    return Features(streaming.Rows(rows), None, np.ones(rows.shape[0], dtype=bool), sequences=sequences)
 
 
 def _take_columns(frame, take: dict, spec: TableSpec):
@@ -106,21 +141,6 @@ def _room(spec: TableSpec) -> int | None:
     except OSError:
         return None
     return max(size * MAX_COMPRESSION_RATIO, RATIO_FLOOR_BYTES) if gzipped else size
-
-
-def _text_bytes(spec: TableSpec) -> int:
-    """The table's size as text: a gzip file's trailer gives it (modulo 4 GiB, so at least 4x the file)."""
-    if spec.path == "-":
-        return 0
-    try:
-        size = os.path.getsize(spec.path)
-        with open(spec.path, "rb") as fh:
-            if fh.read(2) != b"\x1f\x8b":
-                return size
-            fh.seek(-4, os.SEEK_END)
-            return max(int.from_bytes(fh.read(4), "little"), 4 * size)
-    except OSError:
-        return 0  # reading it will say what is wrong
 
 
 def _text_streamed(spec: TableSpec, take: dict, missing: str, how: Streaming) -> Features:
@@ -219,19 +239,35 @@ def _h5ad_blocks(data, positions: list, every: bool, rows: int | None = None) ->
         yield block
 
 
-def iter_features(spec: TableSpec, rows: int, *, layer: str | None = None, on_header=None) -> Iterator[tuple]:
-    """Blocks of ``rows`` rows in file order, for prediction: (feature names or None, float32 array or CSR matrix).
+def iter_features(
+    spec: TableSpec, rows: int, *, layer: str | None = None, on_header=None, encoding: Encoding | None = None
+) -> Iterator[tuple]:
+    """Blocks of ``rows`` rows in file order, for prediction: (feature names or None, float32 array or CSR matrix,
+    record ids or None). FASTA input needs the fitted ``encoding``; its blocks carry the record ids.
 
     ``on_header(names, width)`` is called once the columns are known and before any row is read, so that a
     table of the wrong width is refused before its rows cost memory.
     """
     on_header = on_header or (lambda names, width: None)
     kind = _kind(spec, layer)
-    if kind == "mtx":
+    if (kind == "fasta") != (encoding is not None):
+        trained = f"FASTA sequences ({encoding.describe()})" if encoding is not None else "tables"
+        raise DataError(
+            f"is {'FASTA' if kind == 'fasta' else 'not FASTA'}, but the model was trained on {trained}",
+            source=spec.source,
+        )
+    if kind == "fasta":
+        from galaxy_dl.data import fasta
+
+        assert encoding is not None
+        on_header(None, encoding.width)
+        for ids, values in fasta.iter_blocks(spec.path, spec.source, encoding, rows):
+            yield None, values, ids
+    elif kind == "mtx":
         X = _matrix_market(spec).X.base
         on_header(None, X.shape[1])
         for start in range(0, X.shape[0], rows):
-            yield None, X[start : start + rows]
+            yield None, X[start : start + rows], None
     elif kind == "h5ad":
         from galaxy_dl.data.h5ad import H5ad
 
@@ -243,7 +279,7 @@ def iter_features(spec: TableSpec, rows: int, *, layer: str | None = None, on_he
             per_row = 8 * data.nnz / max(1, data.shape[0]) if data.sparse else 4 * data.shape[1]
             rows = max(1, min(rows, int(streaming.BLOCK_BYTES // max(per_row, 1))))  # blocks of ~32 MB, sparse or not
             for block in _h5ad_blocks(data, positions, positions == list(range(data.shape[1])), rows):
-                yield names, block
+                yield names, block, None
         finally:
             data.close()
     else:
@@ -256,5 +292,5 @@ def iter_features(spec: TableSpec, rows: int, *, layer: str | None = None, on_he
             on_header=lambda names: on_header(names if spec.header else None, len(names)),
         ):
             values, _ = to_features(frame, spec, row_offset=offset)
-            yield _names(frame, spec), values
+            yield _names(frame, spec), values, None
             offset += len(frame)

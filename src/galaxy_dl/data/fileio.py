@@ -194,3 +194,18 @@ def open_input(path: str, error: type, source: str, what: str = "a file"):
         raise error(f"is a directory, not {what}", source=source) from None
     except OSError as exc:
         raise error(f"cannot read: {exc.strerror}", source=source) from None
+
+
+def text_bytes(path: str) -> int:
+    """A file's size as text: a gzip file's trailer gives it (modulo 4 GiB, so at least 4x the file)."""
+    if path == "-":
+        return 0
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            if fh.read(2) != b"\x1f\x8b":
+                return size
+            fh.seek(-4, os.SEEK_END)
+            return max(int.from_bytes(fh.read(4), "little"), 4 * size)
+    except OSError:
+        return 0  # reading it will say what is wrong

@@ -84,11 +84,12 @@ class _Column:
 
 
 class DenseCache:
-    """float32 rows of ``n_columns`` values: :meth:`append` blocks, then index rows like an array."""
+    """Rows of ``n_columns`` values (float32 features, or uint8 sequence codes): :meth:`append` blocks, then
+    index rows like an array."""
 
-    def __init__(self, n_columns: int, directory: str | None = None):
+    def __init__(self, n_columns: int, directory: str | None = None, dtype: str = "float32"):
         self.n_columns = n_columns
-        self._values = _Column("float32", cache_dir(directory))
+        self._values = _Column(dtype, cache_dir(directory))
         self._array: Any = None
 
     def append(self, block) -> None:

@@ -21,7 +21,15 @@ from galaxy_dl.errors import ModelError, UsageError, first_line
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 PICKLE_PREFIXES = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
-FITTED_STATE = ("classes_", "n_features_in_", "feature_names_in_", "history_", "target_layout_", "targets_")
+FITTED_STATE = (
+    "classes_",
+    "n_features_in_",
+    "feature_names_in_",
+    "history_",
+    "target_layout_",
+    "targets_",
+    "encoding_",
+)
 ALLOWED_MEMBERS = {formats.MANIFEST, formats.ARCHITECTURE, formats.PARAMS, formats.STATE, formats.WEIGHTS}
 
 
@@ -264,12 +272,27 @@ def load(path: str, source: str | None = None, *, require_fitted: bool = False, 
         names = state.get("feature_names_in_")
         if names is not None:
             estimator.feature_names_in_ = np.asarray(names, dtype=object)
+        _load_encoding(estimator, state.get("encoding_"), source)
         estimator.history_ = state.get("history_") or {}
         if isinstance(state.get("best_params_"), dict):
             estimator.best_params_ = state["best_params_"]
     elif require_fitted:
         untrained(estimator, architecture, source, weights)
     return estimator
+
+
+def _load_encoding(estimator, state, source: str) -> None:
+    """A sequence model's encoding (alphabet, k-mer vocabulary, length rule), checked against the feature count."""
+    from galaxy_dl.data.seqcoding import Encoding
+
+    if state is None:
+        return
+    if not isinstance(state, dict):
+        raise ModelError(f"{formats.STATE}: encoding_ is not a sequence encoding", source=source)
+    encoding = Encoding.from_dict(state, source)
+    if encoding.alphabet is None or encoding.length is None or encoding.width != estimator.n_features_in_:
+        raise ModelError(f"{formats.STATE}: its sequence encoding does not fit the model's input", source=source)
+    estimator.encoding_ = encoding.to_dict()
 
 
 def model_width(model) -> int | None:

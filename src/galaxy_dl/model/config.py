@@ -139,4 +139,23 @@ def params_table(estimator):
         {"parameter": f"search: {k}", "value": cell(v)}
         for k, v in (getattr(estimator, "best_params_", None) or {}).items()
     ]
+    rows += [{"parameter": f"sequence: {k}", "value": cell(v)} for k, v in _sequence_rows(estimator)]
     return pd.DataFrame(rows)
+
+
+def _sequence_rows(estimator) -> list:
+    """A sequence model's encoding, as predict will apply it (learned in training, kept in the fitted archive)."""
+    encoding = getattr(estimator, "encoding_", None)
+    if not encoding:
+        return []
+    kind = encoding["kind"] + (f":{encoding['k']}" if encoding["kind"] == "kmer" else "")
+    rows = [
+        ("encoding", kind),
+        ("alphabet", encoding["alphabet"]),
+        ("length", encoding["length"]),
+        ("length rule", encoding["rule"]),
+        ("side", encoding["side"]),
+    ]
+    if encoding["vocabulary"] is not None:
+        rows += [("vocabulary size", len(encoding["vocabulary"])), ("vocabulary", encoding["vocabulary"])]
+    return rows

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from galaxy_dl import runtime
 from galaxy_dl.data import streaming
 from galaxy_dl.errors import DataError, LabelError, ModelError, TrainingError, UsageError, first_line, suggest
-from galaxy_dl.model import plans
+from galaxy_dl.model import plans, seqinput
 from galaxy_dl.model.compilation import (
     CLASSIFICATION_LOSSES,
     canonical_loss,
@@ -226,6 +226,9 @@ class KerasEstimator(BaseEstimator):
         import numpy as np
 
         model = model or self.model_
+        sequence = seqinput.input_shape(self)
+        if sequence is not None:
+            return X.reshape((len(X), *sequence))
         shapes = [tuple(t.shape[1:]) for t in model.inputs]
         if not all(shapes) or any(d is None for s in shapes for d in s):
             return X
@@ -315,6 +318,7 @@ class KerasEstimator(BaseEstimator):
                 validation = (validation_data[0], self._encode(validation_data[1], model))
             elif validation_split and (streaming.is_lazy(X) or plan.shards_data):
                 X, y_fit, validation = _split_tail(X, y_fit, validation_split)  # as Keras splits arrays
+            seqinput.learn(self, X, model)  # sequences: the encoding (a k-mer vocabulary) from the rows fitted on
             if plan.shards_data:
                 fit_kwargs.update(plan.feed(self, model, X, y_fit, validation))
             else:

@@ -49,6 +49,14 @@ def column_order(estimator, names: list | None, width: int, spec: TableSpec):
     return None
 
 
+def sequence_encoding(estimator):
+    """The sequence encoding a model was trained with (FASTA input), or None (tables)."""
+    from galaxy_dl.data.seqcoding import Encoding
+
+    state = getattr(estimator, "encoding_", None)
+    return Encoding.from_dict(state, "--model") if state else None
+
+
 def target_names(estimator, n: int) -> list[str]:
     """Column heads for ``n`` predicted columns: the label table's names, else the outputs' names."""
     names = getattr(estimator, "targets_", None)
@@ -106,15 +114,19 @@ def predict_table(
         nonlocal order
         order = column_order(estimator, names, width, spec)
 
-    chunks = iter_features(spec, chunk_rows, layer=layer, on_header=check_columns)
+    chunks = iter_features(
+        spec, chunk_rows, layer=layer, on_header=check_columns, encoding=sequence_encoding(estimator)
+    )
     blocks = _read_ahead(chunks) if read_ahead else chunks
     with _open_output(output) as fh, contextlib.closing(blocks):  # type: ignore[type-var]  # generators close; on an error, the reader stops at once
-        for _names, values in blocks:
+        for _names, values, ids in blocks:
             if order is not None:
                 values = values[:, order]
             if hasattr(values, "tocsr"):
                 values = Rows(values)  # densified a batch at a time
             result = _frame(estimator, values, method)
+            if ids is not None:  # FASTA: each prediction beside its record's id, to join back
+                result.insert(0, "id", ids)
             fh.write(result.to_csv(sep="\t", index=False, header=rows == 0, lineterminator="\n"))
             rows += values.shape[0]
     return rows

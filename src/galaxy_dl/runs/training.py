@@ -5,7 +5,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from galaxy_dl.data.fasta import labels_by_id
 from galaxy_dl.data.features import Streaming, read_features
+from galaxy_dl.data.seqcoding import Encoding
 from galaxy_dl.data.tables import TableSpec, read_table, release_memory, to_labels, write_table
 from galaxy_dl.errors import DataError, LabelError, UsageError
 from galaxy_dl.runs.schemes import Split, check_scoring, cross_validate, train_val
@@ -21,6 +23,7 @@ class TrainingData:
     label_names: list | None = None  # the label columns' names, when there are several
     label_source: str | None = None
     label_spec: TableSpec | None = None  # where several label columns came from (a one-hot table's class names)
+    sequences: Any = None  # FASTA input: a galaxy_dl.data.fasta.Sequences (ids, lengths, encoding)
 
     @classmethod
     def read(
@@ -34,14 +37,17 @@ class TrainingData:
         missing: str = "error",
         layer: str | None = None,
         how: Streaming = Streaming(),  # noqa: B008 (frozen: one shared default cannot change)
+        encoding: Encoding | None = None,
     ):
         """Features (in memory, or streamed: see :mod:`galaxy_dl.data.features`), labels and groups, row for row."""
         import numpy as np
 
         take = {option: name for option, name in (("--target", target), ("--groups-column", groups_column)) if name}
-        features = read_features(x_spec, take=take, missing=missing, layer=layer, how=how)
+        features = read_features(x_spec, take=take, missing=missing, layer=layer, how=how, encoding=encoding)
         X, keep = features.X, features.keep
-        if features.streamed:
+        if features.sequences is not None:
+            print(f"note: {x_spec.source}: {features.sequences.describe()}", file=sys.stderr)
+        elif features.streamed:
             kind = "sparse" if X.sparse else "float32 row cache"
             print(
                 f"note: {x_spec.source}: {X.shape[0]} rows x {X.shape[1]} columns streamed from a {kind}",
@@ -54,7 +60,10 @@ class TrainingData:
         else:
             if y_spec is None:
                 raise UsageError("give the labels: --y FILE or --target COLUMN")
-            y = to_labels(read_table(y_spec), y_spec, several=True)
+            frame = read_table(y_spec)
+            if features.sequences is not None:
+                frame = labels_by_id(frame, features.sequences.ids, y_spec.source)
+            y = to_labels(frame, y_spec, several=True)
             y_source = y_spec.source
         group_values: Any = None
         if groups is not None:
@@ -92,7 +101,7 @@ class TrainingData:
         if len(X) == 0:
             raise DataError("no rows left after dropping missing values", source=x_spec.source)
         release_memory()
-        return cls(X, y, group_values, features.names, x_spec.source, label_names, y_source, y_spec)
+        return cls(X, y, group_values, features.names, x_spec.source, label_names, y_source, y_spec, features.sequences)
 
 
 def compact_labels(y):
