@@ -109,9 +109,9 @@ def test_streamed_sequences_train_as_in_memory_ones(motifs, conv, tmp_path):
 def test_kmer_tokens_for_an_embedding_sized_by_the_vocabulary(motifs, tmp_path):
     small = model(motifs["dir"], "small", str(LENGTH - 2), "Embedding(20, 4)", "GlobalAveragePooling1D()",
                   'Dense(1, activation="sigmoid")', epochs=1)
-    scores, fitted = tmp_path / "s.tsv", tmp_path / "f.zip"
+    scores, fitted, report = tmp_path / "s.tsv", tmp_path / "f.zip", tmp_path / "r.html"
     args = ["--model", small, "--x", motifs["fasta"], "--y", motifs["labels"], "--encoding", "kmer:3",
-            "--scores", scores, "--fitted-model", fitted]
+            "--scores", scores, "--fitted-model", fitted, "--report", report]
     result = invoke(train_eval.main, args)
     assert result.exit_code == ExitStatus.USAGE
     assert "Embedding 'embedding' has input_dim 20, but the 3-mer tokens need 66" in result.stderr
@@ -121,6 +121,7 @@ def test_kmer_tokens_for_an_embedding_sized_by_the_vocabulary(motifs, tmp_path):
                   'Dense(1, activation="sigmoid")', epochs=1)
     result = invoke(train_eval.main, [*args[:1], sized, *args[2:]])
     assert result.exit_code == 0, result.stderr
+    assert "3-mer tokens (dna), 38 per sequence, 64 k-mers seen in training" in report.read_text()
     out = tmp_path / "p.tsv"
     assert invoke(predict.main, ["--model", fitted, "--x", motifs["new"], "-o", out]).exit_code == 0
     assert len(pd.read_csv(out, sep="\t")) == 20

@@ -98,6 +98,8 @@ def _data(data, task: str) -> Section:
         ("labels", f"{data.label_source}" + (f" ({len(data.label_names)} columns)" if data.label_names else "")),
         ("task", task),
     ]
+    if getattr(data, "sequences", None) is not None:
+        rows.insert(1, ("sequences", data.sequences.describe()))
     y = np.asarray(data.y)
     columns = data.label_names or ["label"]
     y2 = y.reshape(len(y), -1)
