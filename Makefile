@@ -162,3 +162,13 @@ tool-test-data: $(OUT)/cm.png
 	cp $(OUT)/weights.h5 $(DATA)/tutorial_weights.h5
 	cp $(OUT)/predictions.tsv $(DATA)/tutorial_predictions.tsv
 	plot-cm --y-true $(DATA)/y_test.tsv --y-pred $(OUT)/predictions.tsv --dpi 100 -o $(DATA)/tutorial_cm.png 2> /dev/null
+	build-arch --input-shape 200,4 --layer 'Conv1D(16, 12, activation="relu")' --layer 'GlobalMaxPooling1D()' \
+	           --layer 'Dense(3, activation="softmax")' -o $(OUT)/dna_cnn.json --quiet
+	build-model --arch $(OUT)/dna_cnn.json --loss sparse_categorical_crossentropy --optimizer adam --metrics accuracy \
+	            --epochs 5 --batch-size 32 --seed 0 --verbose 0 -o $(DATA)/dna_cnn_model.zip
+	build-arch --input-shape 198 --layer 'Embedding(66, 8)' --layer 'LSTM(8)' --layer 'Dense(3, activation="softmax")' \
+	           -o $(OUT)/dna_lstm.json --quiet
+	build-model --arch $(OUT)/dna_lstm.json --loss sparse_categorical_crossentropy --optimizer adam --metrics accuracy \
+	            --epochs 1 --batch-size 32 --seed 0 --verbose 0 -o $(DATA)/dna_lstm_model.zip
+	train-eval --model $(DATA)/dna_cnn_model.zip --x $(DATA)/dna_train.fa --y $(DATA)/dna_train_labels.tsv \
+	           --scores $(OUT)/dna_scores.tsv --fitted-model $(DATA)/dna_fitted.zip 2> /dev/null

@@ -24,7 +24,8 @@ def tools() -> dict:
 
 def test_the_workflows_are_there():
     assert [p.name for p in WORKFLOWS] == [
-        "gtn-cnn.ga", "gtn-fnn.ga", "gtn-rnn.ga", "intro-deep-learning.ga", "iris-cross-validation.ga"
+        "dna-sequence-classification.ga", "gtn-cnn.ga", "gtn-fnn.ga", "gtn-rnn.ga", "intro-deep-learning.ga",
+        "iris-cross-validation.ga",
     ]
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galaxy_dl.cli import build_arch, build_model, predict, train_eval
+from galaxy_dl.cli import build_arch, build_model, plot_cm, predict, train_eval
 from galaxy_dl.errors import ExitStatus
 from tests.conftest import invoke
 from tests.test_sequences import write_fasta
@@ -77,6 +77,11 @@ def test_one_hot_conv1d_learns_a_motif_and_predict_names_each_record(motifs, con
     predicted = pd.read_csv(out, sep="\t")
     assert list(predicted.columns) == ["id", "Predicted"] and predicted["id"].tolist() == [f"new{i}" for i in range(20)]
     assert (predicted["Predicted"] == motifs["new_labels"]).mean() >= 0.8  # a planted motif is easy to see
+    truth = tmp_path / "truth.tsv"
+    pd.DataFrame({"label": motifs["new_labels"]}).to_csv(truth, sep="\t", index=False)
+    result = invoke(plot_cm.main, ["--y-true", truth, "--y-pred", out, "-o", tmp_path / "cm.png"])  # the id column skipped
+    assert result.exit_code == 0, result.stderr
+    assert f"accuracy {(predicted['Predicted'] == motifs['new_labels']).mean():.4f}" in result.stderr
     params = tmp_path / "params.tsv"
     assert invoke(build_model.main, ["--from", fitted, "--params-out", params, "-o", tmp_path / "copy.zip"]).exit_code == 0
     shown = dict(pd.read_csv(params, sep="\t").to_numpy())

@@ -519,6 +519,18 @@ def to_features(frame, spec: TableSpec, *, missing: str = "error", row_offset: i
     return values, keep
 
 
+ID_COLUMN = "id"  # predict's first column for FASTA input: each prediction's record id
+
+
+def read_label_column(spec: TableSpec):
+    """The one label column of a truth or prediction table; predict's record-id column (FASTA input) is skipped,
+    so its output goes to plot-cm and plot-reg as it is."""
+    frame = read_table(spec)
+    if spec.header and frame.shape[1] == 2 and str(frame.columns[0]) == ID_COLUMN:
+        frame = frame.iloc[:, 1:]
+    return to_labels(frame, spec)
+
+
 def to_labels(frame, spec: TableSpec, *, several: bool = False):
     """The one label column as a Series, or with ``several`` the frame when it has more than one column
     (multi-label and multi-output models); missing labels are returned as NA for the caller to handle."""

@@ -197,13 +197,13 @@ def plot_confusion(
     import numpy as np
 
     from galaxy_dl.data.fileio import together
-    from galaxy_dl.data.tables import read_table, to_labels, write_table
+    from galaxy_dl.data.tables import read_label_column, write_table
     from galaxy_dl.errors import DataError
 
     cmap = resolve_cmap(cmap)
     fmt = resolve_format(output, fmt)
-    y_true = to_labels(read_table(true_spec), true_spec)
-    y_pred = to_labels(read_table(pred_spec), pred_spec)
+    y_true = read_label_column(true_spec)
+    y_pred = read_label_column(pred_spec)
     if len(y_true) != len(y_pred):
         raise DataError(f"{true_spec.source} has {len(y_true)} rows but {pred_spec.source} has {len(y_pred)}")
     for series, spec in ((y_true, true_spec), (y_pred, pred_spec)):

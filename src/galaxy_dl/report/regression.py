@@ -17,9 +17,9 @@ def read_values(spec):
     import numpy as np
     import pandas as pd
 
-    from galaxy_dl.data.tables import read_table, to_labels
+    from galaxy_dl.data.tables import read_label_column
 
-    column = to_labels(read_table(spec), spec)
+    column = read_label_column(spec)
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():

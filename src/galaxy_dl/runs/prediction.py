@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from galaxy_dl.data.features import iter_features
 from galaxy_dl.data.fileio import atomic_path
 from galaxy_dl.data.streaming import Rows
-from galaxy_dl.data.tables import TableSpec
+from galaxy_dl.data.tables import ID_COLUMN, TableSpec
 from galaxy_dl.errors import DataError, UsageError
 
 METHODS = ("predict", "predict_proba")
@@ -126,7 +126,7 @@ def predict_table(
                 values = Rows(values)  # densified a batch at a time
             result = _frame(estimator, values, method)
             if ids is not None:  # FASTA: each prediction beside its record's id, to join back
-                result.insert(0, "id", ids)
+                result.insert(0, ID_COLUMN, ids)
             fh.write(result.to_csv(sep="\t", index=False, header=rows == 0, lineterminator="\n"))
             rows += values.shape[0]
     return rows
