@@ -11,7 +11,6 @@ import time
 FASTA, LABELS, MODE = sys.argv[1], sys.argv[2], sys.argv[3]
 EPOCHS, BATCH = 1, 256
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from galaxy_dl import runtime  # noqa: E402

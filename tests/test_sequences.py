@@ -153,3 +153,77 @@ def test_labels_are_matched_by_the_ids_in_the_first_column(tmp_path):
         fasta.labels_by_id(pd.DataFrame({"id": ["r1", "r2", "r9"], "label": [1, 2, 3]}), ids, "--y l.tsv")
     with pytest.raises(DataError, match=r"'r1' .* labels more than one row"):
         fasta.labels_by_id(pd.DataFrame({"id": ["r1", "r1", "r2", "r3"], "label": [1, 2, 3, 4]}), ids, "--y l.tsv")
+
+
+def test_reverse_complement_augmentation_doubles_the_rows_fitted_on():
+    from galaxy_dl.data.seqcoding import Augmented, letters
+
+    encoding = Encoding.parse(revcomp=True).settled("dna", 4)
+    codes = code_table("dna")[np.frombuffer(b"AACGGTNR", dtype=np.uint8)].reshape(2, 4)
+    both = Augmented(SequenceRows(codes, encoding))
+    assert both.shape == (4, 16)
+    as_text = ["".join(letters("dna")[c - 1] for c in row) for row in both._codes(np.arange(4))]
+    assert as_text == ["AACG", "GTNR", "CGTT", "YNAC"]
+    with pytest.raises(UsageError, match="--revcomp applies to DNA and RNA"):
+        Encoding.parse(alphabet="protein", revcomp=True)
+
+
+def write_genome(tmp_path):
+    genome = tmp_path / "genome.fa"
+    genome.write_text(">chrA\n" + "ACGT" * 25 + "\n>chrB\n" + "GGGGGccccc" * 3 + "\n")  # 100 and 30 bp
+    return str(genome)
+
+
+def test_intervals_are_windows_of_the_genome_padded_with_n_at_chromosome_ends(tmp_path):
+    from galaxy_dl.data import bed
+
+    genome = write_genome(tmp_path)
+    regions = tmp_path / "r.bed"
+    regions.write_text("track name=x\n# a comment\nchrA\t0\t4\tfirst\t0\t+\nchrA\t10\t14\nchrB\t26\t30\n")
+    sequences, taken = bed.read(str(regions), "--x r.bed", genome, Encoding().for_intervals(8), take={"--target": "4"})
+    assert sequences.ids.tolist() == [b"chrA:0-4", b"chrA:10-14", b"chrB:26-30"]
+    text = ["".join("-ACGTNRYSWKMBDHV"[c] for c in row) for row in sequences.rows.codes]
+    assert text == ["NNACGTAC", "ACGTACGT", "GCCCCCNN"]  # centred 8 bp windows; soft-masked c read as C
+    assert taken["--target"].tolist()[0] == "first"
+    assert not (tmp_path / "genome.fa.fai").exists()  # the index is built elsewhere: an input's folder is not written
+
+
+def test_a_narrowpeak_window_is_centred_on_its_summit(tmp_path):
+    from galaxy_dl.data import bed
+
+    peaks = tmp_path / "p.narrowPeak"
+    peaks.write_text("chrA\t0\t40\tp1\t0\t.\t5.0\t3.0\t2.0\t10\nchrA\t0\t40\tp2\t0\t.\t5.0\t3.0\t2.0\t-1\n")
+    intervals = bed.read_intervals(str(peaks), "--x p")
+    assert bed.centres(intervals).tolist() == [10, 20]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("chrZ\t0\t10\n", "line 1: chromosome 'chrZ' is not in --genome"),
+        ("chrB\t0\t10\nchrB\t20\t31\n", "line 2: end 31 is past the end of chrB (30 bp"),
+        ("chrA\t5\t5\n", "line 1: the interval 5-5 is empty or negative"),
+        ("chrA\tfive\t9\n", "line 1: start 'five' is not a whole number"),
+        ("chrA\t5\n", "has 2 columns; BED has at least 3"),
+    ],
+)
+def test_bad_intervals_name_the_line(tmp_path, content, message):
+    from galaxy_dl.data import bed
+
+    genome = write_genome(tmp_path)
+    regions = tmp_path / "r.bed"
+    regions.write_text(content)
+    with pytest.raises(DataError, match=message.replace("(", r"\(")):
+        bed.read(str(regions), "--x r.bed", genome, Encoding().for_intervals(8))
+
+
+def test_a_gzip_genome_is_refused_with_what_to_do(tmp_path):
+    from galaxy_dl.data import bed
+
+    genome = tmp_path / "g.fa.gz"
+    with gzip.open(genome, "wt") as fh:
+        fh.write(">chrA\nACGT\n")
+    regions = tmp_path / "r.bed"
+    regions.write_text("chrA\t0\t4\n")
+    with pytest.raises(DataError, match="gzip-compressed, which allows no random access"):
+        bed.read(str(regions), "--x r.bed", str(genome), Encoding().for_intervals(8))

@@ -165,3 +165,57 @@ def test_labels_that_do_not_match_the_records_are_named(motifs, conv, tmp_path):
     assert result.exit_code == ExitStatus.DATA
     assert f"--y {bad}: labels matched by the ids in column 'id': 198 records have no label" in result.stderr
     assert "1 ids are not records of the FASTA file ('nope')" in result.stderr
+
+
+def test_genomic_intervals_with_a_bed_label_column_both_strands_and_predict(tmp_path):
+    from tests.conftest import TEST_DATA
+
+    genome, regions = TEST_DATA / "genome.fa", TEST_DATA / "regions_train.bed"
+    archive = model(tmp_path, "bed", "300,4", 'Conv1D(8, 12, activation="relu")', "GlobalMaxPooling1D()",
+                    'Dense(1, activation="sigmoid")', epochs=2)
+    fitted = tmp_path / "f.zip"
+    result = invoke(train_eval.main, ["--model", archive, "--x", regions, "--genome", genome, "--window", 300,
+                                      "--target", "name", "--revcomp", "--scores", tmp_path / "s.tsv",
+                                      "--fitted-model", fitted])
+    assert result.exit_code == 0, result.stderr
+    assert ("539 intervals as 300 bp windows of the genome; one-hot dna, 300 x 4 per sequence; and their reverse "
+            "complements in training") in result.stderr
+    out = tmp_path / "p.tsv"
+    result = invoke(predict.main, ["--model", fitted, "--x", TEST_DATA / "regions_test.bed", "--genome", genome, "-o", out])
+    assert result.exit_code == 0, result.stderr
+    predicted = pd.read_csv(out, sep="\t")
+    assert predicted["id"].iloc[0] == "chr2:24000-24200" and len(predicted) == 59
+    assert set(predicted["Predicted"]) <= {"repeat", "unique"}
+    result = invoke(predict.main, ["--model", fitted, "--x", TEST_DATA / "regions_test.bed", "-o", out])
+    assert result.exit_code == ExitStatus.DATA and "for BED intervals give --genome" in result.stderr
+
+
+def test_genomic_intervals_with_several_targets_deepsea_style(tmp_path):
+    from tests.conftest import TEST_DATA
+
+    archive = model(tmp_path, "multi", "200,4", 'Conv1D(8, 12, activation="relu")', "GlobalMaxPooling1D()",
+                    'Dense(3, activation="sigmoid")', epochs=1)
+    fitted, out = tmp_path / "f.zip", tmp_path / "p.tsv"
+    result = invoke(train_eval.main, ["--model", archive, "--x", TEST_DATA / "regions_train.bed", "--genome",
+                                      TEST_DATA / "genome.fa", "--window", 200, "--y", TEST_DATA / "regions_train_targets.tsv",
+                                      "--scores", tmp_path / "s.tsv", "--fitted-model", fitted])
+    assert result.exit_code == 0, result.stderr
+    result = invoke(predict.main, ["--model", fitted, "--x", TEST_DATA / "regions_test.bed", "--genome",
+                                   TEST_DATA / "genome.fa", "--method", "predict_proba", "-o", out])
+    assert result.exit_code == 0, result.stderr
+    assert list(pd.read_csv(out, sep="\t").columns) == ["id", "repeat", "gc_rich", "cpg"]
+
+
+def test_an_unknown_chromosome_is_named(tmp_path):
+    from tests.conftest import TEST_DATA
+
+    regions = tmp_path / "r.bed"
+    regions.write_text("chr1\t0\t200\nchr7\t0\t200\n")
+    labels = tmp_path / "l.tsv"
+    labels.write_text("label\na\nb\n")
+    archive = model(tmp_path, "m", "1000,4", "GlobalMaxPooling1D()", 'Dense(1, activation="sigmoid")', epochs=1)
+    scores = tmp_path / "s.tsv"
+    result = invoke(train_eval.main, ["--model", archive, "--x", regions, "--genome", TEST_DATA / "genome.fa",
+                                      "--y", labels, "--scores", scores])
+    assert result.exit_code == ExitStatus.DATA and not scores.exists()
+    assert f"--x {regions}: line 2: chromosome 'chr7' is not in --genome" in result.stderr

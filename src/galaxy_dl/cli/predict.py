@@ -34,9 +34,19 @@ missing ones named); sparse input is densified one batch at a time.""",
     "--weights", "weights_path", default=None, metavar="PATH", help="HDF5 weights to use instead of the archive's."
 )
 @click.option(
-    "--x", "x_path", required=True, metavar="PATH", help="Features: table ('-' for stdin), Matrix Market or .h5ad."
+    "--x",
+    "x_path",
+    required=True,
+    metavar="PATH",
+    help="Features: table ('-' for stdin), Matrix Market, .h5ad, FASTA, or BED intervals with --genome.",
 )
 @click.option("--x-layer", default=None, metavar="NAME", help="Use this layer of an .h5ad --x instead of X.")
+@click.option(
+    "--genome",
+    default=None,
+    metavar="PATH",
+    help="--x is a BED file of intervals: read their windows (as wide as in training) from this FASTA genome.",
+)
 @table_options("x", "the feature table")
 @no_header_option
 @click.option(
@@ -54,7 +64,18 @@ missing ones named); sparse input is densified one batch at a time.""",
 @backend_option
 @threads_option
 def main(
-    model_path, weights_path, x_path, x_layer, no_header, method, chunk_rows, output, threads, backend, **table_params
+    model_path,
+    weights_path,
+    x_path,
+    x_layer,
+    genome,
+    no_header,
+    method,
+    chunk_rows,
+    output,
+    threads,
+    backend,
+    **table_params,
 ):
     setup_runtime(threads, backend)
     from galaxy_dl.data.fileio import check_writable
@@ -69,5 +90,12 @@ def main(
     weights = (weights_path, f"--weights {weights_path}") if weights_path else None
     estimator = load(model_path, f"--model {model_path}", require_fitted=True, weights=weights)
     predict_table(
-        estimator, spec, output, method=method, chunk_rows=chunk_rows, read_ahead=thread_budget() > 1, layer=x_layer
+        estimator,
+        spec,
+        output,
+        method=method,
+        chunk_rows=chunk_rows,
+        read_ahead=thread_budget() > 1,
+        layer=x_layer,
+        genome=genome,
     )

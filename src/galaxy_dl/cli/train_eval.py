@@ -25,6 +25,8 @@ from galaxy_dl.runs.distribution import DEFAULT_PEER_TIMEOUT
 from galaxy_dl.runs.schemes import CV_KINDS, SCHEMES, SPLITS
 from galaxy_dl.runs.search import SEARCHES
 
+DEFAULT_WINDOW = 1000  # bp around each interval (DeepSEA's)
+
 
 def _size(ctx, param, value):
     if value is None:
@@ -57,7 +59,15 @@ SECTIONS = {
         "groups_path",
         "groups_column",
     ],
-    "Sequences (FASTA --x)": ["encoding", "alphabet", "seq_length", "seq_side"],
+    "Sequences (FASTA, or BED intervals of a genome)": [
+        "encoding",
+        "alphabet",
+        "seq_length",
+        "seq_side",
+        "genome",
+        "window",
+        "revcomp",
+    ],
     "Scheme": [
         "scheme",
         "split",
@@ -181,6 +191,21 @@ name; see them all with --list-params) and keeps the best, refitted:
     default=None,
     help="Where sequences are padded or cut: at the end, the start, or both (centred) [default: end].",
 )
+@click.option(
+    "--genome",
+    default=None,
+    metavar="PATH",
+    help="--x is a BED file of intervals (BED3+, narrowPeak): read windows of this FASTA genome (indexed; a "
+    "missing .fai is built in a temporary folder).",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="BP",
+    help="With --genome: windows of BP bases centred on each interval (a narrowPeak's summit) [default: 1000].",
+)
+@click.option("--revcomp", is_flag=True, help="Also train on each sequence's reverse complement (DNA, RNA).")
 @click.option("--scheme", type=click.Choice(SCHEMES), default="train_val", show_default=True)
 @click.option(
     "--split",
@@ -429,6 +454,9 @@ def main(
     alphabet,
     seq_length,
     seq_side,
+    genome,
+    window,
+    revcomp,
     **table_params,
 ):
     started = time.time()
@@ -497,6 +525,13 @@ def main(
     groups_spec = TableSpec(groups_path, header=not no_header, option="--groups") if groups_path else None
     how = Streaming(stream, memory_budget, cache_dir)
     sequence_options = (encoding, alphabet, seq_length, seq_side)
+    sequences = None
+    if any(o is not None for o in sequence_options) or revcomp or genome:
+        sequences = _encoding(*sequence_options, revcomp=revcomp)
+    if sequences is not None and genome:
+        sequences = sequences.for_intervals(window or DEFAULT_WINDOW)
+    elif window:
+        raise click.UsageError("--window applies to genomic intervals: give --genome too")
     data = TrainingData.read(
         x_spec,
         y_spec,
@@ -506,7 +541,8 @@ def main(
         missing=missing,
         layer=x_layer,
         how=how,
-        encoding=_encoding(*sequence_options) if any(o is not None for o in sequence_options) else None,
+        encoding=sequences,
+        genome=genome,
     )
     from galaxy_dl.runtime import quiet_native_stderr
 
@@ -579,10 +615,10 @@ def main(
             training_report.write(rendered, report_targets)
 
 
-def _encoding(encoding, alphabet, length, side):
+def _encoding(encoding, alphabet, length, side, *, revcomp):
     from galaxy_dl.data.seqcoding import Encoding
 
-    return Encoding.parse(encoding or "onehot", alphabet or "auto", length, side or "end")
+    return Encoding.parse(encoding or "onehot", alphabet or "auto", length, side or "end", revcomp=revcomp)
 
 
 def _searched(search, params) -> str | None:

@@ -136,25 +136,30 @@ def read(path: str, source: str, encoding: Encoding, how: Any = None) -> Sequenc
     ``how`` (a :class:`~galaxy_dl.data.features.Streaming`) decides memory or a uint8 row cache on disk.
     A fitted encoding (predict) is applied as it is: its alphabet and length, its rule.
     """
-    import numpy as np
-
     count = None
     if encoding.alphabet is None or (encoding.rule == "longest" and encoding.length is None):
         count, longest, sample = _survey(path, source)
         encoding = replace(encoding, alphabet=encoding.alphabet or detect(sample))
         if encoding.rule == "longest":
             encoding = encoding.settled(encoding.alphabet or "dna", longest)
-    alphabet = encoding.alphabet
-    assert alphabet is not None
+    return encode(_blocks(path, source), source, encoding, how, count or _estimated_records(path, encoding.length))
+
+
+def encode(blocks, source: str, encoding: Encoding, how: Any, records: int) -> Sequences:
+    """Blocks of (ids, sequences) as codes, in memory or (beyond the budget for about ``records`` rows, or with
+    ``--stream``) in a uint8 row cache on disk; ids are checked to be unique."""
+    import numpy as np
+
+    alphabet = encoding.alphabet or "dna"
     table = code_table(alphabet)
     codes: Any = None
     parts: list[Any] = []
     lengths, ids = [], []
     row = 0
-    for names, sequences in _blocks(path, source):
+    for names, sequences in blocks:
         if codes is None:
             encoding = encoding.settled(alphabet, len(sequences[0]) or 1)
-            estimate = (count or _estimated_records(path, encoding.length)) * (encoding.length or 1)
+            estimate = records * (encoding.length or 1)
             stream = streaming.should_stream(estimate, getattr(how, "stream", None), getattr(how, "budget_mb", None))
             if stream:
                 from galaxy_dl.data.rowcache import DenseCache
@@ -168,7 +173,7 @@ def read(path: str, source: str, encoding: Encoding, how: Any = None) -> Sequenc
         ids.append(np.array([name.encode("utf-8", "surrogateescape") for name in names], dtype=bytes))
         row += len(names)
     if codes is None:
-        raise DataError("has no FASTA records", source=source)
+        raise DataError("has no sequences", source=source)
     all_ids = np.concatenate(ids)
     _check_unique(all_ids, source)
     held = codes.finish() if hasattr(codes, "finish") else np.concatenate(parts)
@@ -236,18 +241,23 @@ def _check_unique(ids, source: str) -> None:
 
 def iter_blocks(path: str, source: str, encoding: Encoding, rows: int) -> Iterator[tuple[list, Any]]:
     """(record ids, encoded float32 rows) in blocks of about ``rows`` records, with a fitted encoding."""
+    return iter_encoded(_blocks(path, source), source, encoding, rows)
+
+
+def iter_encoded(blocks, source: str, encoding: Encoding, rows: int) -> Iterator[tuple[list, Any]]:
+    """Blocks of (ids, sequences) as (ids, encoded float32 rows) of about ``rows`` records; ids checked unique."""
     import numpy as np
 
     table = code_table(encoding.alphabet or "dna")
     row, ids = 0, []
-    for names, sequences in _blocks(path, source):
+    for names, sequences in blocks:
         codes, _ = _codes(names, sequences, table, encoding, row, source)
         ids.append(np.array([name.encode("utf-8", "surrogateescape") for name in names], dtype=bytes))
         row += len(names)
         for start in range(0, len(names), rows):
             yield names[start : start + rows], encoding.transform(codes[start : start + rows])
     if not ids:
-        raise DataError("has no FASTA records", source=source)
+        raise DataError("has no sequences", source=source)
     _check_unique(np.concatenate(ids), source)  # the caller's output is not in place until it returns
 
 

@@ -56,9 +56,13 @@ def read_features(
     layer: str | None = None,
     how: Streaming = Streaming(),
     encoding: Encoding | None = None,
+    genome: str | None = None,
 ) -> Features:
     """The feature matrix of ``spec``; ``take`` maps options to column names to take out (``{"--target": "y"}``);
-    ``encoding`` is how FASTA sequences become input (one-hot by default)."""
+    ``encoding`` is how FASTA sequences become input (one-hot by default); with a ``genome``, ``spec`` is a BED
+    file of intervals, read as windows of that genome."""
+    if genome is not None:
+        return _intervals(spec, take, how, encoding or Encoding(), genome)
     kind = _kind(spec, layer, encoding)
     if kind == "fasta":
         return _fasta(spec, take, how, encoding or Encoding())
@@ -94,6 +98,18 @@ def _kind(spec: TableSpec, layer: str | None, encoding: Encoding | None = None) 
     if kind == "fasta" and spec.columns.mode != "all":
         raise DataError("is FASTA: column choices (--x-cols, --x-names) apply to tables", source=spec.source)
     return kind
+
+
+def _intervals(spec: TableSpec, take: dict, how: Streaming, encoding: Encoding, genome: str) -> Features:
+    import numpy as np
+
+    from galaxy_dl.data import bed
+
+    if spec.path == "-":
+        raise DataError("genomic intervals are read from a file, not standard input", source=spec.source)
+    sequences, taken = bed.read(spec.path, spec.source, genome, encoding, how, take=take)
+    rows = sequences.rows
+    return Features(streaming.Rows(rows), None, np.ones(rows.shape[0], dtype=bool), taken, sequences=sequences)
 
 
 def _fasta(spec: TableSpec, take: dict, how: Streaming, encoding: Encoding) -> Features:
@@ -240,18 +256,36 @@ def _h5ad_blocks(data, positions: list, every: bool, rows: int | None = None) ->
 
 
 def iter_features(
-    spec: TableSpec, rows: int, *, layer: str | None = None, on_header=None, encoding: Encoding | None = None
+    spec: TableSpec,
+    rows: int,
+    *,
+    layer: str | None = None,
+    on_header=None,
+    encoding: Encoding | None = None,
+    genome: str | None = None,
 ) -> Iterator[tuple]:
     """Blocks of ``rows`` rows in file order, for prediction: (feature names or None, float32 array or CSR matrix,
-    record ids or None). FASTA input needs the fitted ``encoding``; its blocks carry the record ids.
+    record ids or None). FASTA input (and a BED file of intervals of a ``genome``) needs the fitted ``encoding``;
+    its blocks carry the record ids.
 
     ``on_header(names, width)`` is called once the columns are known and before any row is read, so that a
     table of the wrong width is refused before its rows cost memory.
     """
     on_header = on_header or (lambda names, width: None)
+    if genome is not None:
+        from galaxy_dl.data import bed
+
+        if encoding is None:
+            raise DataError("--genome: the model was trained on tables, not sequences", source=spec.source)
+        on_header(None, encoding.width)
+        for ids, values in bed.iter_blocks(spec.path, spec.source, genome, encoding, rows):
+            yield None, values, ids
+        return
     kind = _kind(spec, layer)
     if (kind == "fasta") != (encoding is not None):
         trained = f"FASTA sequences ({encoding.describe()})" if encoding is not None else "tables"
+        if encoding is not None and encoding.window:
+            trained = f"windows of a genome ({encoding.describe()}): for BED intervals give --genome"
         raise DataError(
             f"is {'FASTA' if kind == 'fasta' else 'not FASTA'}, but the model was trained on {trained}",
             source=spec.source,

@@ -98,9 +98,19 @@ class Encoding:
     length: int | None = None
     side: str = "end"
     vocabulary: tuple[str, ...] | None = None
+    window: int | None = None  # genomic intervals: windows of this many bp read from a reference genome
+    revcomp: bool = False  # train on every sequence's reverse complement too (nucleotides only)
 
     @classmethod
-    def parse(cls, encoding: str = "onehot", alphabet: str = "auto", length: str | None = None, side: str = "end"):
+    def parse(
+        cls,
+        encoding: str = "onehot",
+        alphabet: str = "auto",
+        length: str | None = None,
+        side: str = "end",
+        *,
+        revcomp: bool = False,
+    ):
         """From the command line: ``onehot`` or ``kmer:K``; ``auto`` or an alphabet; a length N or ``longest``."""
         kind, _, k_text = encoding.partition(":")
         if kind not in ENCODINGS or (kind == "onehot" and k_text) or (kind == "kmer" and not k_text.isdigit()):
@@ -119,7 +129,15 @@ class Encoding:
             if not length.isdigit() or int(length) < 1:
                 raise UsageError(f"--seq-length: {length!r}: a whole number of residues >= 1, or longest")
             rule, size = "fixed", int(length)
-        return cls(kind, k, None if alphabet == "auto" else alphabet, rule, size, side)
+        if revcomp and alphabet == "protein":
+            raise UsageError("--revcomp applies to DNA and RNA, not protein")
+        return cls(kind, k, None if alphabet == "auto" else alphabet, rule, size, side, revcomp=revcomp)
+
+    def for_intervals(self, window: int) -> "Encoding":
+        """Windows of ``window`` bp of a DNA genome: all one length, nothing to pad."""
+        if self.alphabet not in (None, "dna") or self.rule != "equal":
+            raise UsageError("genomic intervals are DNA windows of --window bp: drop --alphabet and --seq-length")
+        return replace(self, alphabet="dna", window=window)
 
     @classmethod
     def from_dict(cls, state: dict, source: str) -> "Encoding":
@@ -139,6 +157,8 @@ class Encoding:
             "length": self.length,
             "side": self.side,
             "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None,
+            "window": self.window,
+            "revcomp": self.revcomp,
         }
 
     def check(self) -> None:
@@ -148,6 +168,8 @@ class Encoding:
             raise ValueError(f"unknown alphabet {self.alphabet!r}")
         if self.alphabet is not None and len(ALPHABETS[self.alphabet]) ** self.k > MAX_KMER_SPACE:
             raise UsageError(f"--encoding kmer:{self.k} is too long for {self.alphabet} (at most {self.max_k()})")
+        if self.revcomp and self.alphabet == "protein":
+            raise UsageError("--revcomp applies to DNA and RNA, not protein")
         if self.length is not None and self.kind == "kmer" and self.length < self.k:
             raise UsageError(f"--encoding kmer:{self.k} is longer than the sequences ({self.length} residues)")
 
@@ -265,6 +287,41 @@ class Encoding:
 
 
 _KNOWN: dict[Any, Any] = {}
+_COMPLEMENT = {
+    "A": "T",
+    "C": "G",
+    "G": "C",
+    "T": "A",
+    "U": "A",
+    "N": "N",
+    "R": "Y",
+    "Y": "R",
+    "S": "S",
+    "W": "W",
+    "K": "M",
+    "M": "K",
+    "B": "V",
+    "V": "B",
+    "D": "H",
+    "H": "D",
+}
+
+
+def complement_table(alphabet: str):
+    """Codes to the codes of their complementary letters (padding stays padding); DNA and RNA only."""
+    import numpy as np
+
+    order = letters(alphabet)
+    table = np.zeros(1 + len(order), dtype=np.uint8)
+    for code, letter in enumerate(order, start=1):
+        partner = _COMPLEMENT[letter]
+        table[code] = 1 + order.index("U" if partner == "T" and alphabet == "rna" else partner)
+    return table
+
+
+def reverse_complement(codes, alphabet: str):
+    """The reverse complement of each row of codes (rows x length)."""
+    return complement_table(alphabet)[codes[:, ::-1]]
 
 
 def place(codes: list, rows, encoding: Encoding) -> None:
@@ -316,6 +373,53 @@ class SequenceRows:
         return self.encoding
 
 
+class Augmented:
+    """A Rows base for training: the rows of a :class:`SequenceRows`, then the same rows reverse-complemented
+    (row ``n + i`` is row ``i``'s other strand), so a model learns motifs on both strands."""
+
+    def __init__(self, base: SequenceRows):
+        self.base = base
+
+    @property
+    def encoding(self) -> Encoding:
+        return self.base.encoding
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n, width = self.base.shape
+        return (2 * n, width)
+
+    def _codes(self, rows):
+        import numpy as np
+
+        rows = np.asarray(rows)
+        n = self.base.shape[0]
+        other = rows >= n
+        codes = self.base.codes[np.where(other, rows - n, rows)]
+        if other.any():
+            codes[other] = reverse_complement(codes[other], self.encoding.alphabet or "dna")
+        return codes
+
+    def __getitem__(self, rows):
+        return self.encoding.transform(self._codes(rows))
+
+    def release(self) -> None:
+        self.base.release()
+
+    def learn(self, index, block: int = 1 << 16) -> Encoding:
+        import numpy as np
+
+        index = np.sort(np.asarray(index))
+
+        def blocks():
+            for start in range(0, len(index), block):
+                yield self._codes(index[start : start + block])
+                self.release()
+
+        self.base.encoding = self.encoding.learn(blocks())
+        return self.base.encoding
+
+
 def summary(lengths, encoding: Encoding) -> str:
     """Counts and lengths for a run's report: "800 sequences, 180-220 residues (mean 200.1); ..."."""
     import numpy as np
@@ -323,7 +427,10 @@ def summary(lengths, encoding: Encoding) -> str:
     lengths = np.asarray(lengths)
     if not len(lengths):
         raise DataError("has no sequences")
+    strands = "; and their reverse complements in training" if encoding.revcomp else ""
+    if encoding.window:
+        return f"{len(lengths)} intervals as {encoding.window} bp windows of the genome; {encoding.describe()}{strands}"
     return (
         f"{len(lengths)} sequences, {int(lengths.min())}-{int(lengths.max())} residues "
-        f"(mean {float(lengths.mean()):.1f}); {encoding.describe()}"
+        f"(mean {float(lengths.mean()):.1f}); {encoding.describe()}{strands}"
     )

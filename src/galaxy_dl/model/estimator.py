@@ -318,7 +318,7 @@ class KerasEstimator(BaseEstimator):
                 validation = (validation_data[0], self._encode(validation_data[1], model))
             elif validation_split and (streaming.is_lazy(X) or plan.shards_data):
                 X, y_fit, validation = _split_tail(X, y_fit, validation_split)  # as Keras splits arrays
-            seqinput.learn(self, X, model)  # sequences: the encoding (a k-mer vocabulary) from the rows fitted on
+            X, y_fit = seqinput.learn(self, X, y_fit, model)  # sequences: the encoding learned from the rows fitted on
             if plan.shards_data:
                 fit_kwargs.update(plan.feed(self, model, X, y_fit, validation))
             else:

@@ -7,19 +7,28 @@ and so in the fitted archive, from which predict encodes new sequences.
 
 import sys
 
-from galaxy_dl.data.seqcoding import Encoding, SequenceRows
+from galaxy_dl.data.seqcoding import Augmented, Encoding, SequenceRows
 from galaxy_dl.errors import UsageError
 
 _said: set = set()
 
 
-def learn(estimator, X, model) -> None:
-    """Set ``estimator.encoding_`` from the training rows ``X`` (None for tables) and check the model reads it."""
+def learn(estimator, X, y, model):
+    """Set ``estimator.encoding_`` from the training rows ``X`` (None for tables), check the model reads it, and
+    return the rows to fit on: with ``revcomp``, each sequence and its reverse complement (``y`` doubled)."""
+    import keras
+    import numpy as np
+
+    from galaxy_dl.data.streaming import Rows
+
     base = getattr(X, "base", None)
     if not isinstance(base, SequenceRows):
         estimator.encoding_ = None
-        return
-    encoding = base.learn(X.index)
+        return X, y
+    if base.encoding.revcomp:
+        X = Rows(Augmented(base), np.concatenate([X.index, X.index + base.shape[0]]))
+        y = keras.tree.map_structure(lambda a: np.concatenate([a, a]), y)
+    encoding = X.base.learn(X.index)
     estimator.encoding_ = encoding.to_dict()
     if encoding.kind == "kmer":
         _note(
@@ -28,6 +37,7 @@ def learn(estimator, X, model) -> None:
             f"{encoding.tokens}"
         )
     check(model, encoding)
+    return X, y
 
 
 def _note(text: str) -> None:

@@ -100,6 +100,7 @@ def predict_table(
     chunk_rows: int = CHUNK_ROWS,
     read_ahead: bool = True,
     layer: str | None = None,
+    genome: str | None = None,
 ) -> int:
     """Stream ``spec`` through the estimator into ``output`` (``-`` for stdout); returns the row count.
 
@@ -115,7 +116,7 @@ def predict_table(
         order = column_order(estimator, names, width, spec)
 
     chunks = iter_features(
-        spec, chunk_rows, layer=layer, on_header=check_columns, encoding=sequence_encoding(estimator)
+        spec, chunk_rows, layer=layer, on_header=check_columns, encoding=sequence_encoding(estimator), genome=genome
     )
     blocks = _read_ahead(chunks) if read_ahead else chunks
     with _open_output(output) as fh, contextlib.closing(blocks):  # type: ignore[type-var]  # generators close; on an error, the reader stops at once

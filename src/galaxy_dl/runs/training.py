@@ -38,12 +38,15 @@ class TrainingData:
         layer: str | None = None,
         how: Streaming = Streaming(),  # noqa: B008 (frozen: one shared default cannot change)
         encoding: Encoding | None = None,
+        genome: str | None = None,
     ):
         """Features (in memory, or streamed: see :mod:`galaxy_dl.data.features`), labels and groups, row for row."""
         import numpy as np
 
         take = {option: name for option, name in (("--target", target), ("--groups-column", groups_column)) if name}
-        features = read_features(x_spec, take=take, missing=missing, layer=layer, how=how, encoding=encoding)
+        features = read_features(
+            x_spec, take=take, missing=missing, layer=layer, how=how, encoding=encoding, genome=genome
+        )
         X, keep = features.X, features.keep
         if features.sequences is not None:
             print(f"note: {x_spec.source}: {features.sequences.describe()}", file=sys.stderr)
