@@ -172,3 +172,12 @@ tool-test-data: $(OUT)/cm.png
 	            --epochs 1 --batch-size 32 --seed 0 --verbose 0 -o $(DATA)/dna_lstm_model.zip
 	train-eval --model $(DATA)/dna_cnn_model.zip --x $(DATA)/dna_train.fa --y $(DATA)/dna_train_labels.tsv \
 	           --scores $(OUT)/dna_scores.tsv --fitted-model $(DATA)/dna_fitted.zip 2> /dev/null
+	build-arch --input-shape 300,4 --layer 'Conv1D(8, 12, activation="relu")' --layer 'GlobalMaxPooling1D()' \
+	           --layer 'Dense(1, activation="sigmoid")' -o $(OUT)/regions.json --quiet
+	build-model --arch $(OUT)/regions.json --optimizer adam --epochs 3 --seed 0 --verbose 0 -o $(DATA)/regions_model.zip
+	build-arch --input-shape 200,4 --layer 'Conv1D(8, 12, activation="relu")' --layer 'GlobalMaxPooling1D()' \
+	           --layer 'Dense(3, activation="sigmoid")' -o $(OUT)/regions_multi.json --quiet
+	build-model --arch $(OUT)/regions_multi.json --optimizer adam --epochs 2 --seed 0 --verbose 0 \
+	            -o $(DATA)/regions_multi_model.zip
+	train-eval --model $(DATA)/regions_model.zip --x $(DATA)/regions_train.bed --genome $(DATA)/genome.fa --window 300 \
+	           --target name --scores $(OUT)/regions_scores.tsv --fitted-model $(DATA)/regions_fitted.zip 2> /dev/null

@@ -76,6 +76,10 @@ class Dataset:
     def file_name(self):
         return self.path
 
+    def is_of_type(self, *extensions) -> bool:
+        """Galaxy asks the datatype hierarchy; the tests name the type (ftype) itself, or bed for bed's subtypes."""
+        return self.ext in extensions
+
 
 @dataclass
 class Job:
@@ -165,11 +169,34 @@ class ToolRunner:
             return Value(el.get("truevalue", "true") if truth else el.get("falsevalue", "false"), truth)
         if kind in ("select", "data_column") and isinstance(value, list):
             return Value(",".join(str(v) for v in value), value)
+        options = el.find("options")
+        if kind == "select" and options is not None and options.get("from_data_table"):
+            return self._table_value(options.get("from_data_table"), value)
         if kind == "text":
             return Value(sanitize("" if value is None else str(value), el), value)
         if kind == "hidden":
             return Value("" if value is None else str(value), value)
         return Value("None" if value is None else str(value), value)
+
+    def _table_value(self, table: str, value):
+        """A select from a Galaxy data table: its row (``.fields``) read from the tool's test table config and
+        .loc file, ``${__HERE__}`` expanded as Galaxy does."""
+        import xml.etree.ElementTree as ET
+
+        config = self.xml_path.parent / "tool_data_table_conf.xml.test"
+        for table_el in ET.parse(config).getroot().findall("table"):
+            if table_el.get("name") != table:
+                continue
+            columns = [c.strip() for c in table_el.findtext("columns").split(",")]
+            loc = Path(table_el.find("file").get("path").replace("${__HERE__}", str(config.parent)))
+            for line in loc.read_text().splitlines():
+                if line.strip() and not line.startswith("#"):
+                    row = dict(zip(columns, line.replace("${__HERE__}", str(loc.parent)).split("\t"), strict=True))
+                    if row["value"] == value:
+                        wrapped = Value(str(value), value)
+                        wrapped.fields = Namespace(row)
+                        return wrapped
+        raise ValueError(f"{value!r} is not in the {table} data table of {config}")
 
     def _wrap(self, parent, state: dict, workdir: Path, counter: list) -> Namespace:
         ns = Namespace()
