@@ -54,7 +54,8 @@ def test_readme_examples_run(tmp_path):
     for name in ("X_train.tsv", "y_train.tsv", "X_test.tsv", "y_test.tsv", "cells.h5ad", "cells_test.h5ad"):
         shutil.copy(ROOT / "test-data" / name, tmp_path / name)
     (tmp_path / "test-data").mkdir()
-    for path in [*(ROOT / "test-data").glob("[frc]nn_*.tsv"), *(ROOT / "test-data").glob("dna_*.*")]:  # GTN, DNA
+    sequences = ["dna_*.*", "regions_*", "genome.fa"]
+    for path in [*(ROOT / "test-data").glob("[frc]nn_*.tsv"), *(p for g in sequences for p in (ROOT / "test-data").glob(g))]:
         shutil.copy(path, tmp_path / "test-data" / path.name)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     shell = [body for lang, body in blocks() if lang == "" and not body.lstrip().startswith(("make ", "# build-arch --spec"))]
@@ -65,7 +66,7 @@ def test_readme_examples_run(tmp_path):
         assert status == 0, f"{command}\n{stderr[-3000:]}"
     for name in ("cm.png", "iris_cm.svg", "iris_proba.tsv", "dia_pred.tsv", "cm.svg", "dense_model.zip", "cells_pred.tsv",
                  "search.tsv", "best_params.tsv", "iris_search.tsv", "fnn_metrics.tsv", "rnn_metrics.tsv", "cnn_metrics.tsv",
-                 "dna_metrics.tsv", "dna_lstm_fitted.zip"):
+                 "dna_metrics.tsv", "dna_lstm_fitted.zip", "tiles_proba.tsv"):
         assert (tmp_path / name).stat().st_size > 0, name
     result = subprocess.run([sys.executable, "-c", python[0]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -85,3 +85,43 @@ def test_estimator_files(tmp_path_factory, data):
     path = _file(tmp_path_factory, data, False, "model.zip")
     with contextlib.suppress(ModelError):
         archive.load(path, "--model model.zip")
+
+
+residues = st.text(alphabet="ACGTNacgtnRYXZ*-u \t\r\x00é", max_size=30)
+records = st.lists(st.tuples(st.text(max_size=6), residues), max_size=6).map(
+    lambda rs: "".join(f">{name}\n{seq}\n" for name, seq in rs).encode())
+
+
+@FUZZ
+@given(data=st.one_of(records, st.binary(max_size=200).map(lambda b: b">" + b)), compress=st.booleans(),
+       encoding=st.sampled_from(["onehot", "kmer:2"]), length=st.sampled_from([None, "5", "longest"]))
+def test_fasta(tmp_path_factory, data, compress, encoding, length):
+    from galaxy_dl.data.seqcoding import Encoding
+
+    spec = TableSpec(_file(tmp_path_factory, data, compress, "s.fa"), option="--x")
+    with contextlib.suppress(GalaxyDLError):
+        features = read_features(spec, take={}, how=Streaming(stream=False), encoding=Encoding.parse(encoding, length=length))
+        rows = features.X.base
+        rows.learn(range(rows.shape[0]))
+        for _ in iter_features(spec, 2, encoding=rows.encoding):
+            pass
+
+
+bed_cells = st.one_of(st.sampled_from(["chrA", "chrB", "chrZ", "", "track x", "#c"]), st.integers(-5, 120).map(str),
+                      st.text(max_size=4))
+
+
+@FUZZ
+@given(lines=st.lists(st.lists(bed_cells, min_size=1, max_size=7), max_size=6), window=st.integers(1, 50))
+def test_bed_intervals(tmp_path_factory, lines, window):
+    from galaxy_dl.data.seqcoding import Encoding
+
+    folder = tmp_path_factory.mktemp("bed")
+    genome = folder / "g.fa"
+    genome.write_text(">chrA\n" + "ACGT" * 25 + "\n>chrB\nGGGcccNN\n")
+    regions = folder / "r.bed"
+    regions.write_text("".join("\t".join(cells) + "\n" for cells in lines))
+    spec = TableSpec(str(regions), option="--x")
+    with contextlib.suppress(GalaxyDLError):
+        read_features(spec, take={}, how=Streaming(stream=False), encoding=Encoding().for_intervals(window),
+                      genome=str(genome))
