@@ -12,7 +12,7 @@ SOURCES := $(shell find src -name '*.py')
 # The tutorial's recipes below read exactly as a user types them.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: tutorial gtn gtn-fnn gtn-rnn gtn-cnn test lint tool-test bench tool-test-data clean clean-tutorial galaxy-test galaxy-deps
+.PHONY: tutorial gtn gtn-fnn gtn-rnn gtn-cnn test lint tool-test slurm-test bench tool-test-data clean clean-tutorial galaxy-test galaxy-deps
 .DELETE_ON_ERROR:
 
 # uv installs the same releases as pip from the same index in a fraction of the time (the test extras: 126 s with
@@ -119,7 +119,7 @@ gtn-cnn: $(RUNTIME)
 ## The wrappers' tool tests run in our harness with `make tool-test` (2 minutes) and in a real Galaxy with
 ## `make galaxy-test`; `make test` leaves them out to stay under 10 minutes (CI runs all three).
 test: lint
-	$(BIN)/python -m pytest -m "not tool_test" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not tool_test and not slurm" $(PYTEST_ARGS)
 
 ## The checks alone (seconds): lint and format, types, and the layering rule of docs/architecture.md.
 lint: $(DEV)
@@ -130,6 +130,11 @@ lint: $(DEV)
 
 tool-test: $(DEV)
 	$(BIN)/python -m pytest -m tool_test tests/tool_xml $(PYTEST_ARGS)
+
+## A real one-node Slurm on this machine (root: installs slurm-wlm and munge from Debian when missing, starts the
+## daemons, stops them at the end): srun, sbatch, scancel and a failing task (cluster/slurm-test.sh, tests/cluster).
+slurm-test: $(DEV)
+	bash cluster/slurm-test.sh $(PYTEST_ARGS)
 
 # make test installs the jax extra (--backend jax, several processes) so that the tests cover it; on
 # TensorFlow, Keras is imported with jax hidden (runtime._without_jax), so start-up does not pay for it.

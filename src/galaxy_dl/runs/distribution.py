@@ -345,8 +345,45 @@ def join(cluster: Cluster) -> None:
             heartbeat_timeout_seconds=timeout,
             coordinator_bind_address=f"{host}:{port}" if _is_ip(host) else None,
         )
+    _gloo_on_the_route_to_the_coordinator()
     global _joined
     _joined = True
+
+
+def _gloo_on_the_route_to_the_coordinator() -> None:
+    """Make Gloo advertise the address this process reaches the coordinator from.
+
+    Gloo's TCP transport (JAX's CPU collectives across processes) advertises the address its host name resolves to,
+    which is 127.0.0.1 on many machines (containers, cloud images): each peer then dials its own loopback and the
+    run fails ("Connection refused"). JAX does not pass Gloo an address, so the CPU backend is registered again,
+    before it is first made, with collectives bound to the address on the route to the coordinator. Runs whose
+    peers meet on loopback are left as JAX makes them.
+    """
+    from jax._src import config, distributed, xla_bridge
+    from jax._src.lib import _jax
+
+    coordinator = distributed.global_state.coordinator_address or ""
+    host, _, port = coordinator.rpartition(":")
+    local = _route_address(host.strip("[]"), int(port)) if port.isdigit() else None
+    if local is None or local.startswith("127.") or local == "::1":
+        return
+    if config.cpu_collectives_implementation.value != "gloo":
+        return
+    collectives = _jax.make_gloo_tcp_collectives(distributed_client=distributed.global_state.client, hostname=local)
+    xla_bridge.register_backend_factory(
+        "cpu", lambda: xla_bridge.make_cpu_client(collectives=collectives), priority=0, fail_quietly=False
+    )
+
+
+def _route_address(host: str, port: int) -> str | None:
+    """This machine's address on the route to ``host`` (a connected UDP socket's own end: no packet is sent)."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(address)
+            return str(probe.getsockname()[0])
+    except OSError:
+        return None
 
 
 def exit_now() -> bool:
