@@ -89,8 +89,9 @@ def synthetic(out: Path, n: int, n_test: int = 500):
     write_set(out, records[:n], labels[:n], records[n:], labels[n:])
 
 
-def ours(folder: Path, model: str) -> list:
+def ours(folder: Path, model: str, backend: str = "tensorflow") -> list:
     arch, extra = (CNN, []) if model == "cnn" else (LSTM, ["--encoding", "kmer:3"])
+    extra += ["--backend", backend]
     return [
         ["build-arch", *arch, "--quiet", "-o", f"{model}.json"],
         ["build-model", "--arch", f"{model}.json", *FIT, "-o", f"{model}.zip"],
@@ -213,6 +214,7 @@ def main():
     parser.add_argument("--galaxy-ml-tools", type=Path, required=True)
     parser.add_argument("--train", type=int, default=2000, help="training records of each set")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--backend", default="tensorflow", help="ours, for the published job's LSTM (--published-only)")
     parser.add_argument("--published-only", action="store_true",
                         help="only the published workflow's job (and the one-hot CNN's run beside it)")
     args = parser.parse_args()
@@ -300,7 +302,7 @@ def report_published(results, wall, gml_scores, alone, times):
     if alone is not None:
         row("  its test FASTA encoded alone", "", f"{alone['accuracy']:.3f}", f"{alone['macro_f1']:.3f}", "")
     mine = results["real/lstm"]["ours"]
-    row("galaxy-dl, the same LSTM", f"{wall['ours lstm']:.1f}", f"{mine['accuracy']:.3f}", f"{mine['macro_f1']:.3f}",
+    row(f"galaxy-dl, the same LSTM ({results.get('backend', 'tensorflow')})", f"{wall['ours lstm']:.1f}", f"{mine['accuracy']:.3f}", f"{mine['macro_f1']:.3f}",
         f"{wall['ours lstm'] / theirs:.2f}")
     row("galaxy-dl, one-hot CNN", f"{cnn['ours_seconds']:.1f}", f"{cnn['ours']['accuracy']:.3f}",
         f"{cnn['ours']['macro_f1']:.3f}", f"{cnn['ours_seconds'] / theirs:.2f}")
@@ -308,6 +310,7 @@ def report_published(results, wall, gml_scores, alone, times):
 
 def published_only(args, work, gml_env, results):
     """The published job alone, alternating, then the one-hot CNN once (its time and scores beside it)."""
+    results["backend"] = args.backend
     real_dir = work / "real"
     gml_dir = real_dir / "galaxy-ml"
     gml_dir.mkdir(exist_ok=True)
@@ -316,7 +319,7 @@ def published_only(args, work, gml_env, results):
     gml_steps = [galaxy_ml_cmd(args.galaxy_ml_python, args.galaxy_ml_tools, script, inputs, argv, gml_dir, f"s{i}")
                  if script != "(split rows)" else argv
                  for i, (script, inputs, argv) in enumerate(galaxy_ml(real_dir, args.train))]
-    pipelines = {"ours lstm": (ours(real_dir, "lstm"), real_dir / "ours-lstm", ENV),
+    pipelines = {"ours lstm": (ours(real_dir, "lstm", args.backend), real_dir / "ours-lstm", ENV),
                  "galaxy-ml lstm": (gml_steps, gml_dir, gml_env)}
     times: dict = {name: [] for name in pipelines}
     for name in rotated(list(pipelines), args.repeats):
