@@ -86,7 +86,7 @@ def test_an_error_while_predicting_stops_the_reader_thread(binary_data, estimato
 
     frame = pd.read_csv(binary_data["x"], sep="\t")
 
-    def chunks(spec, rows, layer=None, on_header=None, encoding=None):
+    def chunks(spec, rows, layer=None, on_header=None, encoding=None, genome=None):
         while True:
             yield list(frame.columns), frame.iloc[:rows].to_numpy("float32"), None
 
