@@ -227,3 +227,13 @@ def test_a_gzip_genome_is_refused_with_what_to_do(tmp_path):
     regions.write_text("chrA\t0\t4\n")
     with pytest.raises(DataError, match="gzip-compressed, which allows no random access"):
         bed.read(str(regions), "--x r.bed", str(genome), Encoding().for_intervals(8))
+
+
+def test_a_gzip_fasta_bomb_is_refused_before_pysam_reads_it(tmp_path):
+    bomb = tmp_path / "bomb.fa.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as fh:
+        fh.write(b">one\n")
+        for _ in range(64):
+            fh.write(b"A" * (1 << 20))  # one 64 MB record from a file of about 64 kB
+    with pytest.raises(DataError, match="a gzip bomb"):
+        read(bomb)

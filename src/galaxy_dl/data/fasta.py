@@ -77,6 +77,7 @@ def _records(path: str, source: str) -> Iterator[tuple[str, str]]:
 
     if not is_fasta(path, source):
         raise DataError("is not FASTA (a FASTA file starts with a '>' header line)", source=source)
+    _check_inflation(path, source)
     compressed = os.path.getsize(path)
     inflated = 0
     try:
@@ -89,6 +90,22 @@ def _records(path: str, source: str) -> Iterator[tuple[str, str]]:
                 _check_ratio(inflated, compressed, source)
                 yield record.name or "", sequence
     except (ValueError, OSError) as exc:
+        raise DataError(f"cannot be read as FASTA (cut short, or corrupt?): {first_line(exc)}", source=source) from None
+
+
+def _check_inflation(path: str, source: str) -> None:
+    """A gzip FASTA is inflated once, a block at a time, before pysam reads it: pysam holds a whole record in memory,
+    so a small file that would inflate into a huge record is refused here first, by the ratio tables get."""
+    with open_input(path, DataError, source, "a FASTA file") as raw:
+        if raw.read(2) != b"\x1f\x8b":
+            return
+    compressed, inflated = os.path.getsize(path), 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                inflated += len(block)
+                _check_ratio(inflated, compressed, source)
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"cannot be read as FASTA (cut short, or corrupt?): {first_line(exc)}", source=source) from None
 
 
