@@ -12,7 +12,7 @@ SOURCES := $(shell find src -name '*.py')
 # The tutorial's recipes below read exactly as a user types them.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: tutorial gtn gtn-fnn gtn-rnn gtn-cnn test lint tool-test slurm-test bench tool-test-data clean clean-tutorial galaxy-test galaxy-deps
+.PHONY: tutorial gtn gtn-fnn gtn-rnn gtn-cnn test lint tool-test slurm-test network-test bench tool-test-data clean clean-tutorial galaxy-test galaxy-deps
 .DELETE_ON_ERROR:
 
 # uv installs the same releases as pip from the same index in a fraction of the time (the test extras: 126 s with
@@ -119,7 +119,7 @@ gtn-cnn: $(RUNTIME)
 ## The wrappers' tool tests run in our harness with `make tool-test` (2 minutes) and in a real Galaxy with
 ## `make galaxy-test`; `make test` leaves them out to stay under 10 minutes (CI runs all three).
 test: lint
-	$(BIN)/python -m pytest -m "not tool_test and not slurm" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not tool_test and not slurm and not network" $(PYTEST_ARGS)
 
 ## The checks alone (seconds): lint and format, types, and the layering rule of docs/architecture.md.
 lint: $(DEV)
@@ -135,6 +135,11 @@ tool-test: $(DEV)
 ## daemons, stops them at the end): srun, sbatch, scancel and a failing task (cluster/slurm-test.sh, tests/cluster).
 slurm-test: $(DEV)
 	bash cluster/slurm-test.sh $(PYTEST_ARGS)
+
+## Two hosts on a real network (root): network namespaces joined by a veth pair train as one process; a peer killed,
+## frozen (SIGSTOP) or cut off (link down) ends every survivor with one line, exit 7 (tests/cluster/test_two_hosts.py).
+network-test: $(DEV)
+	$(BIN)/python -m pytest -p no:cacheprovider -n 0 -m network tests/cluster $(PYTEST_ARGS)
 
 # make test installs the jax extra (--backend jax, several processes) so that the tests cover it; on
 # TensorFlow, Keras is imported with jax hidden (runtime._without_jax), so start-up does not pay for it.

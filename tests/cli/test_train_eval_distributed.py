@@ -239,7 +239,7 @@ def test_a_peer_killed_mid_training_ends_the_other_with_one_line(iris_model, net
     assert code == ExitStatus.PEER, started[0].seen[-5:]
     assert time.monotonic() - begun < 60
     errors = [line for line in started[0].seen if "error" in line]
-    assert len(errors) == 1 and errors[0].startswith("train-eval: error: lost contact with another process (it died or hung)")
+    assert len(errors) == 1 and errors[0].startswith("train-eval: error: lost contact with process 1 of 2: it ended")
     assert os.listdir(tmp_path / "out0") == []
 
 

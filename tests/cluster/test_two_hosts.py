@@ -1,7 +1,9 @@
 """Two hosts on a real network: two network namespaces joined by a veth pair, each with its own address (not
-loopback), one train-eval process in each. Needs root (it makes namespaces); every wait is bounded."""
+loopback), one train-eval process in each, then faults on that network. Needs root (it makes namespaces); every wait is
+bounded. ``make network-test`` runs them."""
 
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -19,7 +21,7 @@ from tests.cli.test_train_eval_distributed import (  # noqa: F401
 from tests.conftest import build_model_zip
 
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.network,
     pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
 ]
 ADDRESSES = ("10.77.0.1", "10.77.0.2")
@@ -74,21 +76,43 @@ def test_two_hosts_train_as_one_process(iris_model, one_process, hosts, tmp_path
     assert os.listdir(tmp_path / "out1") == []
 
 
-def test_a_peer_killed_on_the_other_host_ends_the_coordinator_with_one_line(hosts, tmp_path):
+def cut_link(started, hosts):
+    """The link goes down on host1's side (a veth pair loses its carrier on both)."""
+    (name, link) = hosts[1][1]
+    assert ip("netns", "exec", name, "ip", "link", "set", link, "down").returncode == 0
+
+
+FAULTS = {  # what happens to the process on host1, and who survives it
+    "killed": (lambda started, hosts: started[1].kill(), 1),
+    "frozen": (lambda started, hosts: os.kill(started[1].popen.pid, signal.SIGSTOP), 1),
+    "link cut": (cut_link, 2),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_lost_peer_ends_every_survivor_with_one_line_naming_it(fault, hosts, tmp_path):
     slow = build_model_zip(tmp_path, "4", ['Dense(8, activation="relu")', 'Dense(3, activation="softmax")'],
                            "--loss", "sparse_categorical_crossentropy", "--epochs", "100000", "--batch-size", "8",
                            "--seed", "1")
-    started = start(slow, tmp_path, hosts, "--peer-timeout", "20")
+    timeout = 10
+    started = start(slow, tmp_path, hosts, "--peer-timeout", str(timeout))
+    do, survivors = FAULTS[fault]
     try:
         started[0].wait_for("Epoch 3/")
-        started[1].kill()
+        do(started, hosts)
         begun = time.monotonic()
-        code = started[0].finish(timeout=120)
+        codes = [p.finish(timeout=timeout + 60) for p in started[:survivors]]
+        took = time.monotonic() - begun
     finally:
         for p in started:
             p.kill()
-    assert code == ExitStatus.PEER, started[0].seen[-5:]
-    assert time.monotonic() - begun < 20 + 10
-    errors = [line for line in started[0].seen if "error" in line.lower()]
-    assert len(errors) == 1 and errors[0].startswith("train-eval: error: lost contact with another process")
-    assert os.listdir(tmp_path / "out0") == []
+    for i, (process, code) in enumerate(zip(started, codes, strict=False)):
+        lost = 1 - i
+        assert code == ExitStatus.PEER, process.seen[-5:]
+        errors = [line for line in process.seen if "error" in line.lower() or "Check failed" in line]
+        assert errors == [errors[0]] and errors[0].startswith(
+            f"train-eval: error: lost contact with process {lost} of 2"
+        ), process.seen[-5:]
+        assert not any("abort" in line.lower() or "stack trace" in line.lower() for line in process.seen)
+        assert os.listdir(tmp_path / f"out{i}") == []
+    assert took < timeout + 10  # killed: at once (its connection closes); frozen or cut: the timeout, then exit

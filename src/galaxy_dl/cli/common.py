@@ -7,6 +7,7 @@ import errno
 import functools
 import os
 import sys
+import threading
 
 import click
 
@@ -108,16 +109,27 @@ def program(name: str, sections: dict | None = None, **command_kwargs):
 
 
 def _fail(name: str, message: str, status: int):
+    distribution = sys.modules.get("galaxy_dl.runs.distribution")
+    leaving = distribution is not None and distribution.exit_now()
+    if leaving:  # the peer watchdog's thread and the main thread may both fail: one line, from the first
+        _last_words.acquire()
     message = " ".join(
         part.strip() for part in message.splitlines() if part.strip()
     )  # one line, whatever the cause said
     click.echo(f"{name}: error: {message}", err=True)
-    distribution = sys.modules.get("galaxy_dl.runs.distribution")
-    if distribution is not None and distribution.exit_now():  # JAX's shutdown would wait for the lost peer
+    if leaving:  # JAX's shutdown would wait for the lost peer
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(int(status))
     sys.exit(int(status))
+
+
+_last_words = threading.Lock()  # never released: the holder ends the process
+
+
+def lost_peer_handler(name: str):
+    """What a multi-process run does when its watchdog loses a peer: the command's one line, exit 7."""
+    return lambda error: _fail(name, str(error), error.exit_status)
 
 
 def threads_option(fn):

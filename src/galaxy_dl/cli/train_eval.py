@@ -10,6 +10,7 @@ import click
 from galaxy_dl.cli.common import (
     backend_option,
     load_keras,
+    lost_peer_handler,
     max_params_option,
     no_header_option,
     program,
@@ -547,7 +548,7 @@ def main(
     from galaxy_dl.runtime import quiet_native_stderr
 
     with quiet_native_stderr():
-        plan = distribution.start(cluster, backend)
+        plan = distribution.start(cluster, backend, lost_peer_handler("train-eval"))
     load_keras()
     from galaxy_dl.model.archive import load
 

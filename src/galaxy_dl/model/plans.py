@@ -22,6 +22,7 @@ def using(plan):
     saved, _current = _current, plan
     try:
         yield plan
+        plan.finish()
     except Exception as exc:
         if (lost := plan.lost_peer(exc)) is not None:
             raise lost from None
@@ -49,6 +50,9 @@ class Local:
 
     def replica(self, estimator, model):
         return model
+
+    def finish(self) -> None:
+        """Training is over: the peers are no longer needed."""
 
     def lost_peer(self, exc: BaseException):
         """The error to raise instead of ``exc`` when it means another process was lost (none: one process)."""

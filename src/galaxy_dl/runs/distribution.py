@@ -10,15 +10,18 @@ process-local copy of the trained model, so that scoring, prediction and saving 
 
 Multi-process runs must start together: process 0 first checks that the coordinator's port is free,
 then every process meets the others (:func:`rendezvous`) within ``--peer-timeout`` seconds, before
-JAX (whose own timeouts abort the process with a C++ stack trace) is started. After an error a
-multi-process run leaves at once (:func:`exit_now`): JAX's shutdown would otherwise wait for the
-lost peer.
+JAX (whose own timeouts abort the process with a C++ stack trace) is started. The rendezvous connections then
+carry a heartbeat (:mod:`galaxy_dl.runs.watchdog`) until training ends, so a peer that dies or hangs, or a network
+that fails, ends the others with one line. After an error a multi-process run leaves at once (:func:`exit_now`):
+JAX's shutdown would otherwise wait for the lost peer.
 """
 
 import contextlib
+import dataclasses
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +69,18 @@ class Cluster:
         tasks = os.environ.get("SLURM_STEP_NUM_TASKS") or os.environ.get("SLURM_NTASKS") or "1"
         return self.distribute and self.coordinator is None and tasks.isdigit() and int(tasks) > 1
 
+    def under_slurm(self) -> "Cluster":
+        """The coordinator, process count and id JAX would take from the SLURM step, made explicit."""
+        from jax._src.clusters import SlurmCluster
+
+        tasks = os.environ.get("SLURM_STEP_NUM_TASKS") or os.environ["SLURM_NTASKS"]
+        return dataclasses.replace(
+            self,
+            coordinator=SlurmCluster.get_coordinator_address(timeout_secs=None, override_coordinator_port=None),
+            num_processes=int(tasks),
+            process_id=int(os.environ["SLURM_PROCID"]),
+        )
+
     @property
     def multi_process(self) -> bool:
         return bool(self.num_processes and self.num_processes > 1) or self.slurm
@@ -94,12 +109,14 @@ def prepare(cluster: Cluster, backend: str) -> None:
 _joined = False  # this process joined a multi-process run (jax.distributed)
 
 
-def start(cluster: Cluster, backend: str):
-    """Join the other processes (if any) and make the plan for this process's fits."""
+def start(cluster: Cluster, backend: str, on_lost: Callable[[PeerError], None] | None = None):
+    """Join the other processes (if any) and make the plan for this process's fits. ``on_lost`` is called, from
+    another thread, when a peer is lost while the processes train together; it must end the process (by default:
+    one line on stderr and exit 7)."""
     if not cluster.distribute:
         return Local()
     if backend == "jax":
-        return JaxPlan.start(cluster)
+        return JaxPlan.start(cluster, on_lost)
     return MirroredPlan.start(cluster)
 
 
@@ -168,14 +185,14 @@ class JaxPlan(_Distributed):
     process_id: int = 0
     num_processes: int = 1
     local_devices: int = 1
+    watchdog: Any = None
     shards_data = True
 
     @classmethod
-    def start(cls, cluster: Cluster):
+    def start(cls, cluster: Cluster, on_lost=None):
         import jax
 
-        if cluster.multi_process:
-            join(cluster)  # before Keras touches JAX
+        watchdog = join(cluster, on_lost) if cluster.multi_process else None  # before Keras touches JAX
         import keras
 
         local = jax.local_devices()[: cluster.devices or None]
@@ -190,10 +207,15 @@ class JaxPlan(_Distributed):
         else:
             devices = [d for d in jax.devices() if d.id in chosen]
         distribution = keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
-        return cls(distribution, jax.process_index(), jax.process_count(), len(local))
+        return cls(distribution, jax.process_index(), jax.process_count(), len(local), watchdog)
 
     def scope(self):
         return self.distribution.scope()
+
+    def finish(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.finish()
+            self.watchdog = None
 
     def describe(self) -> str:
         devices = self.num_processes * self.local_devices
@@ -327,27 +349,32 @@ def outside_distribution():
         keras.distribution.set_distribution(saved)
 
 
-def join(cluster: Cluster) -> None:
-    """Meet the peers, then start jax.distributed (SLURM: JAX reads the job's variables itself)."""
+def join(cluster: Cluster, on_lost=None):
+    """Meet the peers, watch them (:mod:`galaxy_dl.runs.watchdog`), then start jax.distributed. Under SLURM the
+    coordinator and process ids are the ones JAX would take from the step. Returns the watchdog."""
     import jax
 
-    timeout = int(cluster.peer_timeout)
+    from galaxy_dl.runs.watchdog import Watchdog
+
     if cluster.slurm:
-        jax.distributed.initialize(initialization_timeout=timeout, heartbeat_timeout_seconds=timeout)
-    else:
-        rendezvous(cluster)
-        host, port = cluster.address
-        jax.distributed.initialize(
-            coordinator_address=cluster.coordinator,
-            num_processes=cluster.num_processes,
-            process_id=cluster.process_id,
-            initialization_timeout=timeout,
-            heartbeat_timeout_seconds=timeout,
-            coordinator_bind_address=f"{host}:{port}" if _is_ip(host) else None,
-        )
+        cluster = cluster.under_slurm()
+    timeout = int(cluster.peer_timeout)
+    links = rendezvous(cluster)
+    watchdog = Watchdog(links, int(cluster.process_id or 0), int(cluster.num_processes or 1), timeout, on_lost)
+    watchdog.start()
+    host, port = cluster.address
+    jax.distributed.initialize(
+        coordinator_address=cluster.coordinator,
+        num_processes=cluster.num_processes,
+        process_id=cluster.process_id,
+        initialization_timeout=timeout,
+        heartbeat_timeout_seconds=2 * timeout + 10,  # ours notices first, and says which process
+        coordinator_bind_address=f"{host}:{port}" if _is_ip(host) else None,
+    )
     _gloo_on_the_route_to_the_coordinator()
     global _joined
     _joined = True
+    return watchdog
 
 
 def _gloo_on_the_route_to_the_coordinator() -> None:
@@ -399,9 +426,10 @@ def _is_ip(host: str) -> bool:
         return False
 
 
-def rendezvous(cluster: Cluster) -> None:
+def rendezvous(cluster: Cluster) -> dict[int, socket.socket]:
     """Every process checks in with process 0 on the coordinator's port before JAX starts, within
-    ``peer_timeout`` seconds; a busy port, a missing peer or a duplicated process id is a PeerError."""
+    ``peer_timeout`` seconds; a busy port, a missing peer or a duplicated process id is a PeerError. Returns the
+    open connections (process 0: one per peer; the others: the one to process 0), for the watchdog."""
     host, port = cluster.address
     deadline = time.monotonic() + cluster.peer_timeout
     n, me = cluster.num_processes or 1, cluster.process_id
@@ -410,8 +438,8 @@ def rendezvous(cluster: Cluster) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as server:
             server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                server.bind((host, port))
+            try:  # a host name: every interface, as JAX's coordinator (the name may be 127.0.1.1 on its own host)
+                server.bind((host if _is_ip(host) else "", port))
             except OSError as exc:
                 raise PeerError(f"{where}: cannot listen there: {exc.strerror or exc}") from None
             server.listen(n)
@@ -441,32 +469,40 @@ def rendezvous(cluster: Cluster) -> None:
                     conn.close()
                     continue
                 peers[peer] = conn
-            for conn in peers.values():
-                conn.sendall(b"go\n")
-                conn.close()
-        return
+            for accepted in peers.values():
+                accepted.sendall(b"go\n")
+        return peers  # the listening socket closes here: JAX's coordinator takes the port
     while True:
+        link: socket.socket | None = None
         try:
-            with socket.create_connection(
-                (host, port), timeout=max(0.5, min(5.0, deadline - time.monotonic()))
-            ) as conn:
-                conn.sendall(HANDSHAKE + f"{me} {n}\n".encode())
-                conn.settimeout(max(1.0, deadline - time.monotonic()))
-                answer = conn.recv(64)
-            if answer.startswith(b"go"):
-                return
-            if answer.startswith(b"refused"):
+            link = socket.create_connection((host, port), timeout=max(0.5, min(5.0, deadline - time.monotonic())))
+            link.sendall(HANDSHAKE + f"{me} {n}\n".encode())
+            link.settimeout(max(1.0, deadline - time.monotonic()))
+            answer = _line(link)  # no further: the watchdog's beats may follow at once
+            if answer == b"go":
+                return {0: link}
+            link.close()
+            if answer == b"refused":
                 raise PeerError(
                     f"{where} refused process {me} of {n}: another process has that id, "
                     "or the processes disagree on --num-processes"
                 )
         except OSError:  # not listening yet, or reset: try again until the deadline
-            pass
+            if link is not None:
+                link.close()
         if time.monotonic() >= deadline:
             raise PeerError(
                 f"process 0 of {n} did not answer at {where} within --peer-timeout {cluster.peer_timeout} s"
             )
         time.sleep(0.2)
+
+
+def _line(conn: socket.socket) -> bytes:
+    """One line from ``conn``, read a byte at a time so that nothing after it is consumed."""
+    line = b""
+    while (byte := conn.recv(1)) not in (b"\n", b""):
+        line += byte
+    return line
 
 
 def _parse_hello(hello: bytes, n: int) -> int | None:
