@@ -12,7 +12,7 @@ SOURCES := $(shell find src -name '*.py')
 # The tutorial's recipes below read exactly as a user types them.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: tutorial gtn gtn-fnn gtn-rnn gtn-cnn test lint tool-test slurm-test network-test bench tool-test-data clean clean-tutorial galaxy-test galaxy-deps
+.PHONY: tutorial gtn gtn-fnn gtn-rnn gtn-cnn test lint tool-test slurm-test network-test bench tool-test-data clean clean-tutorial galaxy-test galaxy-slurm-test galaxy-deps
 .DELETE_ON_ERROR:
 
 # uv installs the same releases as pip from the same index in a fraction of the time (the test extras: 126 s with
@@ -152,6 +152,11 @@ GALAXY_BASE ?= /var/tmp/galaxy-dl-galaxy
 
 galaxy-test:
 	GALAXY_BASE=$(GALAXY_BASE) bash galaxy/test.sh
+
+## Galaxy through Slurm (root): a real Galaxy whose job configuration (galaxy/job_conf.slurm.yml, the CLI runner's
+## Slurm plugin) sends train_eval.xml's data-parallel test to a one-node Slurm with two tasks; two processes train.
+galaxy-slurm-test:
+	GALAXY_BASE=$(GALAXY_BASE) bash galaxy/slurm-test.sh
 
 ## galaxy-dl of this checkout in DEST/galaxy-dl/VERSION/{venv,env.sh}, for Galaxy's galaxy_packages resolver.
 galaxy-deps:

@@ -599,9 +599,50 @@ def sequences():
     RESULTS["sequences"] = out
 
 
+LINK_SIZES = (1_000, 157_000, 1_000_000, 10_000_000)  # float32 values: 4 kB, about section 4's model (0.63 MB), 4, 40 MB
+
+
+def links():
+    section("12. One all-reduce between 2 processes over loopback and over a veth link between two network namespaces "
+            "(root), fitted to T = S/B + 2a (a 2-process ring; least squares on relative error)")
+    if os.geteuid() != 0:
+        row("skipped: network namespaces need root", "", "", "")
+        return
+    from galaxy_dl.runs.launcher import free_port
+
+    veth, tag = ["bash", ROOT / "cluster" / "veth.sh"], f"b{os.getpid() % 100000}"
+    addresses = ("10.78.0.1", "10.78.0.2")
+    runs: dict[str, list] = {"loopback": [], "veth": []}
+    subprocess.run([*veth, "up", tag, *addresses], check=True, timeout=60)
+    try:
+        for _ in range(3):  # interleaved
+            for link in runs:
+                port = free_port()
+                host = "127.0.0.1" if link == "loopback" else addresses[0]
+                prefix = [[], []] if link == "loopback" else [["ip", "netns", "exec", f"gdl-{tag}-{i}"] for i in range(2)]
+                procs = [subprocess.Popen([*prefix[i], sys.executable, ROOT / "bench" / "allreduce.py", f"{host}:{port}",
+                                           str(i), *map(str, LINK_SIZES)], cwd=WORK, env=ENV, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, text=True) for i in range(2)]
+                outputs = [p.communicate(timeout=600)[0] for p in procs]
+                runs[link].append({int(k): v for k, v in json.loads(outputs[0].strip().splitlines()[-1]).items()})
+    finally:
+        subprocess.run([*veth, "down", tag], timeout=60)
+    out = {}
+    row("link", *(f"{size * 4 / 1e6:g} MB" for size in LINK_SIZES), "B (GB/s), a (us)")
+    for link, rs in runs.items():
+        times = [statistics.median(r[size] for r in rs) for size in LINK_SIZES]
+        sizes = np.array(LINK_SIZES, dtype=float) * 4
+        slope, intercept = np.polyfit(sizes, times, 1, w=1 / np.array(times))  # relative errors: small sizes count
+        out[link] = {"seconds": dict(zip(map(str, LINK_SIZES), times, strict=True)),
+                     "bandwidth_gb_s": 1 / slope / 1e9, "latency_us": intercept / 2 * 1e6}
+        row(link, *(f"{t * 1000:.3f} ms" for t in times),
+            f"{out[link]['bandwidth_gb_s']:.2f}, {out[link]['latency_us']:.0f}")
+    RESULTS["links"] = out
+
+
 SECTIONS = {"startup": startup, "tutorial": tutorial, "reading": reading, "training": training, "prediction": prediction,
             "backends": backends, "beyond_memory": beyond_memory, "distributed": distributed, "search": search,
-            "report": report, "sequences": sequences}
+            "report": report, "sequences": sequences, "links": links}
 
 
 def main():

@@ -4,7 +4,8 @@
 # on: the tools' <requirement> must resolve (galaxy_packages resolver) to the galaxy-dl of this checkout.
 # Galaxy, planemo and the resolver's folder live in $GALAXY_BASE (outside the checkout; reused when present).
 # Gravity refuses to run as root: as root, the run is handed to `nobody`. Subsets: GALAXY_TEST_TOOLS="tool_xml/predict.xml",
-# GALAXY_TEST_WORKFLOWS="" (none) or a list of .ga files.
+# GALAXY_TEST_WORKFLOWS="" (none) or a list of .ga files, GALAXY_TEST_INDEX=N (one test of one tool); and
+# GALAXY_TEST_JOB_CONF=FILE, Galaxy's job configuration (default: planemo's, the local runner).
 set -euo pipefail
 BASE=${GALAXY_BASE:?scratch folder}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -17,11 +18,15 @@ if [ "$(id -u)" = 0 ] && [ -z "${GALAXY_TEST_AS_USER:-}" ]; then
     rm -rf "$BASE/run" "$RESULTS" "$BASE/tmp"
     mkdir -p "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp"
     cp -r "$PROJECT/tool_xml" "$PROJECT/test-data" "$PROJECT/workflows" "$BASE/run/"
+    [ -n "${GALAXY_TEST_JOB_CONF:-}" ] && cp "$GALAXY_TEST_JOB_CONF" "$BASE/run/job_conf.yml"
     rm -f "$BASE/root/main.log" "$BASE/root/main.pid"
     chown -R nobody:nogroup "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp" "$BASE/root"
     subsets=()
     [ -n "${GALAXY_TEST_TOOLS+set}" ] && subsets+=("GALAXY_TEST_TOOLS=$GALAXY_TEST_TOOLS")
     [ -n "${GALAXY_TEST_WORKFLOWS+set}" ] && subsets+=("GALAXY_TEST_WORKFLOWS=$GALAXY_TEST_WORKFLOWS")
+    [ -n "${GALAXY_TEST_INDEX:-}" ] && subsets+=("GALAXY_TEST_INDEX=$GALAXY_TEST_INDEX")
+    [ -n "${GALAXY_TEST_JOB_CONF:-}" ] && subsets+=("GALAXY_TEST_JOB_CONF=$BASE/run/job_conf.yml")
+    [ -n "${SLURM_CONF:-}" ] && subsets+=("SLURM_CONF=$SLURM_CONF")
     exec setpriv --reuid=nobody --regid=nogroup --clear-groups env GALAXY_TEST_AS_USER=1 GALAXY_BASE="$BASE" \
         "${subsets[@]}" PATH=/usr/bin:/bin bash "$0" "$@"
 fi
@@ -30,6 +35,10 @@ if [ -z "${GALAXY_TEST_AS_USER:-}" ]; then  # not root: everything as this user
     DEST="$BASE/deps" bash "$HERE/deps.sh"
     rm -rf "$BASE/run" "$RESULTS"; mkdir -p "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp"
     cp -r "$PROJECT/tool_xml" "$PROJECT/test-data" "$PROJECT/workflows" "$BASE/run/"
+    if [ -n "${GALAXY_TEST_JOB_CONF:-}" ]; then
+        cp "$GALAXY_TEST_JOB_CONF" "$BASE/run/job_conf.yml"
+        GALAXY_TEST_JOB_CONF=$BASE/run/job_conf.yml
+    fi
 fi
 export HOME=$BASE/home TMPDIR=$BASE/tmp
 unset GALAXY_TEST_FILE_DIR   # the test data must be found where Galaxy looks by itself: tool_xml/test-data
@@ -55,6 +64,8 @@ run_planemo() {  # NAME RUNNABLES... (results in $RESULTS/NAME.*)
         --no_conda_auto_init --no_conda_auto_install \
         --galaxy_startup_timeout 900 --test_timeout 900 \
         --extra_tools tool_xml/ \
+        ${GALAXY_TEST_JOB_CONF:+--job_config_file "$GALAXY_TEST_JOB_CONF"} \
+        ${GALAXY_TEST_INDEX:+--test_index "$GALAXY_TEST_INDEX"} \
         --test_output "$RESULTS/$name.html" \
         --test_output_json "$RESULTS/$name.json" \
         --test_output_markdown "$RESULTS/$name.md" \

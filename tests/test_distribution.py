@@ -7,7 +7,7 @@ import time
 import pytest
 
 from galaxy_dl.errors import PeerError, UsageError
-from galaxy_dl.runs import distribution
+from galaxy_dl.runs import distribution, launcher
 from galaxy_dl.runs.distribution import Cluster, rendezvous
 from galaxy_dl.runs.launcher import free_port
 
@@ -30,10 +30,15 @@ def test_several_processes_need_jax():
         distribution.prepare(cluster, "tensorflow")
 
 
-def test_srun_tasks_make_a_multi_process_run(monkeypatch):
-    monkeypatch.setenv("SLURM_NTASKS", "4")
+def test_srun_tasks_make_a_multi_process_run_but_a_batch_script_does_not(monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    monkeypatch.setenv("SLURM_NTASKS", "4")  # a batch script of 4 tasks: one process, until srun starts them
+    assert not Cluster(distribute=True).multi_process
+    assert launcher.slurm_batch_tasks() == 4
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "4")  # a task of srun's step
     assert Cluster(distribute=True).multi_process
     assert not Cluster(distribute=False).multi_process
+    assert launcher.slurm_batch_tasks() == 1
 
 
 def cluster(port, me, n=3, timeout=10):

@@ -70,3 +70,9 @@ def test_readme_examples_run(tmp_path):
         assert (tmp_path / name).stat().st_size > 0, name
     result = subprocess.run([sys.executable, "-c", python[0]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_the_readme_job_configuration_is_the_one_galaxy_slurm_test_runs():
+    """README "For Galaxy admins" shows galaxy/job_conf.slurm.yml as it is: what make galaxy-slurm-test ran."""
+    shown = [body for kind, body in blocks() if kind == "yaml" and "job_plugin: Slurm" in body]
+    assert shown == [(ROOT / "galaxy" / "job_conf.slurm.yml").read_text()]

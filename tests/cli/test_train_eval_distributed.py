@@ -99,7 +99,8 @@ def test_two_local_processes_train_as_one(iris_model, one_process, netns, tmp_pa
     out = tmp_path / "out"
     result = run(command(iris_model, out, "--local-processes", "2", "--timeout", "200"), netns)
     assert result.returncode == 0, result.stderr
-    assert "note: training data-parallel: JAX DataParallel over 2 devices (2 processes x 1)" in result.stderr
+    assert ("note: training data-parallel: JAX DataParallel over 2 devices (2 processes x 1); "
+            "no GPU or TPU here: CPU devices only") in result.stderr
     assert_same_training(out, one_process)
 
 

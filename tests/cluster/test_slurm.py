@@ -51,6 +51,20 @@ def test_srun_tasks_train_as_one_process(iris_model, one_process, tmp_path):  # 
     assert_same_training(out, one_process)
 
 
+def test_a_batch_script_of_two_tasks_without_srun_trains_in_two_processes(iris_model, one_process, tmp_path):  # noqa: F811
+    """As a Galaxy job sent to Slurm with --ntasks=2 runs the tool's command: in the batch script, no srun."""
+    out = tmp_path / "out"
+    train = " ".join(f"'{a}'" for a in command(iris_model, out, "--distribute", "--peer-timeout", "60"))
+    (tmp_path / "job.sh").write_text(f"#!/bin/bash\n{train}\n")
+    result = run(["sbatch", "--wait", "--ntasks=2", "--output", "job.log", "job.sh"], cwd=tmp_path, timeout=600)
+    log = (tmp_path / "job.log").read_text()
+    assert result.returncode == 0, log[-3000:]
+    assert "a SLURM allocation of 2 tasks: one process per task (srun)" in log
+    assert "JAX DataParallel over 2 devices (2 processes x 1)" in log
+    assert len(set(re.findall(r"weights sha256 (\w+)", log))) == 1
+    assert_same_training(out, one_process)
+
+
 def readme_sbatch_script() -> str:
     text = (ROOT / "README.md").read_text()
     scripts = re.findall(r"```sh\n(#!/bin/bash\n#SBATCH.*?)```", text, re.S)

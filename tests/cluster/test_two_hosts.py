@@ -18,7 +18,7 @@ from tests.cli.test_train_eval_distributed import (  # noqa: F401
     iris_model,
     one_process,
 )
-from tests.conftest import build_model_zip
+from tests.conftest import ROOT, build_model_zip
 
 pytestmark = [
     pytest.mark.network,
@@ -34,24 +34,17 @@ def ip(*args):
 
 @pytest.fixture
 def hosts():
-    """Two namespaces, host0 (10.77.0.1) and host1 (10.77.0.2), joined by a veth pair; only their loopback and
-    the pair are up. Yields (the command prefix of each, the name of each end of the link)."""
+    """Two namespaces, host0 (10.77.0.1) and host1 (10.77.0.2), joined by a veth pair (cluster/veth.sh); only their
+    loopback and the pair are up. Yields (the command prefix of each, (namespace, link) of each)."""
     tag = uuid.uuid4().hex[:6]
-    names = [f"gdl-{tag}-{i}" for i in range(2)]
-    links = [f"gdl{tag}v{i}" for i in range(2)]
+    veth = ["bash", str(ROOT / "cluster" / "veth.sh")]
     try:
-        for name in names:
-            assert ip("netns", "add", name).returncode == 0
-        assert ip("link", "add", links[0], "type", "veth", "peer", "name", links[1]).returncode == 0
-        for name, link, address in zip(names, links, ADDRESSES, strict=True):
-            assert ip("link", "set", link, "netns", name).returncode == 0
-            for args in (("addr", "add", f"{address}/24", "dev", link), ("link", "set", link, "up"),
-                         ("link", "set", "lo", "up")):
-                assert ip("netns", "exec", name, "ip", *args).returncode == 0
-        yield [["ip", "netns", "exec", name] for name in names], list(zip(names, links, strict=True))
+        made = subprocess.run([*veth, "up", tag, *ADDRESSES], capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        names = [f"gdl-{tag}-{i}" for i in range(2)]
+        yield [["ip", "netns", "exec", name] for name in names], [(name, f"gdl{tag}v{i}") for i, name in enumerate(names)]
     finally:
-        for name in names:
-            ip("netns", "delete", name)
+        subprocess.run([*veth, "down", tag], capture_output=True, timeout=60)
 
 
 def start(model, tmp_path, hosts, *extra):

@@ -483,6 +483,14 @@ def main(
         ctx.exit(run("train-eval", __name__, ctx.meta["argv"], local_processes, timeout, thread_budget()))
     if timeout is not None:
         raise click.UsageError("--timeout applies to --local-processes")
+    if distribute and coordinator is None and backend != "tensorflow":
+        from galaxy_dl.runs import launcher
+
+        if (tasks := launcher.slurm_batch_tasks()) > 1:
+            from galaxy_dl.runtime import thread_budget
+
+            setup_runtime(threads, "jax")
+            launcher.srun(__name__, ctx.meta["argv"], tasks, thread_budget())
     from galaxy_dl.model import plans
     from galaxy_dl.runs import distribution
 
@@ -558,7 +566,7 @@ def main(
     if cluster.distribute:
         plan.prepare(estimator)
         if plan.writes_outputs:
-            print(f"note: training data-parallel: {plan.describe()}", file=sys.stderr)
+            print(plan.note(), file=sys.stderr)
     scheme_options = {
         "scheme": scheme,
         "split": split,

@@ -66,14 +66,14 @@ class Cluster:
     @property
     def slurm(self) -> bool:
         """Started as one of several SLURM tasks (``srun``): JAX finds its peers by itself."""
-        tasks = os.environ.get("SLURM_STEP_NUM_TASKS") or os.environ.get("SLURM_NTASKS") or "1"
+        tasks = os.environ.get("SLURM_STEP_NUM_TASKS", "1")  # a batch script has SLURM_NTASKS, not a step
         return self.distribute and self.coordinator is None and tasks.isdigit() and int(tasks) > 1
 
     def under_slurm(self) -> "Cluster":
         """The coordinator, process count and id JAX would take from the SLURM step, made explicit."""
         from jax._src.clusters import SlurmCluster
 
-        tasks = os.environ.get("SLURM_STEP_NUM_TASKS") or os.environ["SLURM_NTASKS"]
+        tasks = os.environ["SLURM_STEP_NUM_TASKS"]
         return dataclasses.replace(
             self,
             coordinator=SlurmCluster.get_coordinator_address(timeout_secs=None, override_coordinator_port=None),
@@ -112,7 +112,8 @@ _joined = False  # this process joined a multi-process run (jax.distributed)
 def start(cluster: Cluster, backend: str, on_lost: Callable[[PeerError], None] | None = None):
     """Join the other processes (if any) and make the plan for this process's fits. ``on_lost`` is called, from
     another thread, when a peer is lost while the processes train together; it must end the process (by default:
-    one line on stderr and exit 7)."""
+    one line on stderr and exit 7). Train inside ``plans.using(plan)``, or call ``plan.finish()`` when done with
+    the peers: until then a peer that leaves counts as lost."""
     if not cluster.distribute:
         return Local()
     if backend == "jax":
@@ -121,6 +122,21 @@ def start(cluster: Cluster, backend: str, on_lost: Callable[[PeerError], None] |
 
 
 class _Distributed(Local):
+    @property
+    def accelerated(self) -> bool:
+        """Training on GPUs or TPUs, not CPU devices."""
+        return False
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def note(self) -> str:
+        """What process 0 says when training starts: the layout, and whether any accelerator takes part."""
+        note = f"note: training data-parallel: {self.describe()}"
+        if not self.accelerated:
+            note += "; no GPU or TPU here: CPU devices only"
+        return note
+
     def lost_peer(self, exc: BaseException):
         return lost_peer(exc) if peer_lost(exc) else None
 
@@ -176,6 +192,10 @@ class MirroredPlan(_Distributed):
     def describe(self) -> str:
         return f"TensorFlow MirroredStrategy over {len(self.devices)} devices ({', '.join(self.devices)})"
 
+    @property
+    def accelerated(self) -> bool:
+        return any("gpu" in name.lower() for name in self.devices)
+
 
 @dataclass
 class JaxPlan(_Distributed):
@@ -186,6 +206,7 @@ class JaxPlan(_Distributed):
     num_processes: int = 1
     local_devices: int = 1
     watchdog: Any = None
+    platform: str = "cpu"
     shards_data = True
 
     @classmethod
@@ -207,10 +228,14 @@ class JaxPlan(_Distributed):
         else:
             devices = [d for d in jax.devices() if d.id in chosen]
         distribution = keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
-        return cls(distribution, jax.process_index(), jax.process_count(), len(local), watchdog)
+        return cls(distribution, jax.process_index(), jax.process_count(), len(local), watchdog, local[0].platform)
 
     def scope(self):
         return self.distribution.scope()
+
+    @property
+    def accelerated(self) -> bool:
+        return self.platform != "cpu"
 
     def finish(self) -> None:
         if self.watchdog is not None:
@@ -295,6 +320,8 @@ class JaxPlan(_Distributed):
             rows_per_epoch=steps * part,
         )
         feed = {"x": data, "shuffle": False}
+        if self.process_id:  # process 0 reports the epochs; the others would repeat its lines
+            feed["verbose"] = 0
         if validation is not None:
             feed["callbacks"] = [replica_validation(estimator, validation)]
         return feed

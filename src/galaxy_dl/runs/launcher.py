@@ -1,4 +1,5 @@
-"""``train-eval --local-processes N``: N training processes on 127.0.0.1, watched as one job.
+"""``train-eval --local-processes N``: N training processes on 127.0.0.1, watched as one job; and ``train-eval
+--distribute`` in a SLURM batch script of N tasks, which hands itself to ``srun`` (:func:`srun`).
 
 The launcher imports nothing heavy. It starts the processes with a free port for process 0 (the
 coordinator), passes process 0's output through, and watches them all: when one fails, or they
@@ -10,6 +11,8 @@ with that process's code (128 + N for a process killed by signal N).
 
 import collections
 import contextlib
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +20,7 @@ import sys
 import threading
 import time
 
-from galaxy_dl.errors import ExitStatus, PeerError
+from galaxy_dl.errors import ExitStatus, PeerError, UsageError
 
 SETTLE = 1.0  # seconds the watchdog waits, after a first failure, for the other processes to end on their own
 GRACE = 5.0
@@ -91,10 +94,9 @@ class _Process:
         return f"process {self.index} of {n} failed (exit {code})" + (f": {last}" if last else "")
 
 
-def run(program: str, module: str, argv: list[str], processes: int, timeout: float | None, threads: int = 1) -> int:
-    """Run ``python -m module ARGV --distribute ...`` as ``processes`` processes; returns the exit code.
-    Without --threads in ARGV the processes share ``threads`` (this machine's budget) between them."""
-    port = free_port()
+def _command(module: str, argv: list[str], processes: int, threads: int) -> list[str]:
+    """``python -m module ARGV --distribute --backend jax``; without --threads in ARGV the processes share
+    ``threads`` (this machine's budget) between them."""
     base = [sys.executable, "-m", module, *strip_options(argv)]
     if not any(a == "--threads" or a.startswith("--threads=") for a in base):
         base += ["--threads", str(max(1, threads // processes))]
@@ -102,6 +104,31 @@ def run(program: str, module: str, argv: list[str], processes: int, timeout: flo
         base.append("--distribute")
     if "--backend" not in base and not any(a.startswith("--backend=") for a in base):
         base += ["--backend", "jax"]
+    return base
+
+
+def slurm_batch_tasks() -> int:
+    """The task count of the SLURM allocation this process runs in outside any step (a batch script, such as a
+    Galaxy job sent to Slurm with --ntasks=N); 1 elsewhere, and inside ``srun``."""
+    tasks = os.environ.get("SLURM_NTASKS", "1")
+    in_batch = "SLURM_JOB_ID" in os.environ and "SLURM_STEP_NUM_TASKS" not in os.environ
+    return int(tasks) if in_batch and tasks.isdigit() else 1
+
+
+def srun(module: str, argv: list[str], tasks: int, threads: int):
+    """Become ``srun --ntasks=N --kill-on-bad-exit=1 python -m module ARGV``: one training process per task of the
+    allocation (Slurm then forwards scancel and ends the step when a task fails). Does not return."""
+    if shutil.which("srun") is None:
+        raise UsageError(f"--distribute in a SLURM allocation of {tasks} tasks starts them with srun: not on the PATH")
+    print(f"note: --distribute in a SLURM allocation of {tasks} tasks: one process per task (srun)", file=sys.stderr)
+    sys.stderr.flush()
+    os.execvp("srun", ["srun", f"--ntasks={tasks}", "--kill-on-bad-exit=1", *_command(module, argv, tasks, threads)])
+
+
+def run(program: str, module: str, argv: list[str], processes: int, timeout: float | None, threads: int = 1) -> int:
+    """Run ``python -m module ARGV --distribute ...`` as ``processes`` processes; returns the exit code."""
+    port = free_port()
+    base = _command(module, argv, processes, threads)
     started = time.monotonic()
     children = []
     try:
