@@ -1,5 +1,6 @@
 """train-eval under a real Slurm (make slurm-test starts a one-node cluster and sets SLURM_CONF): srun tasks train
-as one process, the README's sbatch script runs as written, scancel and a failing task end every task with a line.
+as one process, so does a batch script of two tasks without srun (as Galaxy runs a tool), the README's sbatch script
+runs as written, scancel and a failing task end every task with a line.
 
 Every wait is bounded: a hang fails the test."""
 
