@@ -150,7 +150,10 @@ class Inflated(io.RawIOBase):
     (std::terminate) at exit; so a refusal (or corrupt data) ends the stream instead, and the reader raises it
     afterwards (:func:`raise_refused`)."""
 
-    def __init__(self, stream, source: str):
+    TABLE_HINT = "give a file this repetitive uncompressed (a sparse table as Matrix Market or .h5ad)"
+
+    def __init__(self, stream, source: str, hint: str = TABLE_HINT):
+        self._hint = hint
         self._compressed = _Counted(stream)
         self._gzip = gzip.GzipFile(fileobj=io.BufferedReader(self._compressed))
         self._source = source
@@ -173,8 +176,7 @@ class Inflated(io.RawIOBase):
         if self.count > RATIO_FLOOR_BYTES and self.count > MAX_COMPRESSION_RATIO * self._compressed.count:
             self.refused = DataError(
                 f"refused: inflates more than {MAX_COMPRESSION_RATIO}-fold ({self.count >> 20} MB "
-                f"from {self._compressed.count >> 10} kB read; a gzip bomb?); give a file this "
-                "repetitive uncompressed (a sparse table as Matrix Market or .h5ad)",
+                f"from {self._compressed.count >> 10} kB read; a gzip bomb?); {self._hint}",
                 source=self._source,
             )
             return 0
