@@ -214,7 +214,7 @@ def main():
     parser.add_argument("--galaxy-ml-tools", type=Path, required=True)
     parser.add_argument("--train", type=int, default=2000, help="training records of each set")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--backend", default="tensorflow", help="ours, for the published job's LSTM (--published-only)")
+    parser.add_argument("--backend", default="tensorflow", help="ours, for the published job's LSTM")
     parser.add_argument("--published-only", action="store_true",
                         help="only the published workflow's job (and the one-hot CNN's run beside it)")
     args = parser.parse_args()
@@ -244,17 +244,7 @@ def main():
 
     print("\n(the published workflow's job on the real set: galaxy-dl and Galaxy-ML, alternating; results below)", flush=True)
     real_dir = work / "real"
-    gml_dir = real_dir / "galaxy-ml"
-    gml_dir.mkdir(exist_ok=True)
-    gml_steps = [galaxy_ml_cmd(args.galaxy_ml_python, args.galaxy_ml_tools, script, inputs, argv, gml_dir, f"s{i}")
-                 if script != "(split rows)" else argv for i, (script, inputs, argv) in enumerate(galaxy_ml(real_dir, args.train))]
-    (real_dir / "ours-lstm").mkdir(exist_ok=True)
-    pipelines = {"ours lstm": (ours(real_dir, "lstm"), real_dir / "ours-lstm", ENV),
-                 "galaxy-ml lstm": (gml_steps, gml_dir, gml_env)}
-    times: dict = {name: [] for name in pipelines}
-    for name in rotated(list(pipelines), args.repeats):
-        steps, cwd, env = pipelines[name]
-        times[name].append(timed(steps, cwd, env))
+    times, gml_dir, gml_steps = alternate_published(args, real_dir, gml_env)
     section(f"Quality on the test records ({args.train} training records; accuracy / macro F1)")
     row("data / model", "galaxy-dl", "plain Keras", "galaxy-dl s")
     for data in ("real", "synthetic"):
@@ -308,14 +298,12 @@ def report_published(results, wall, gml_scores, alone, times):
         f"{cnn['ours']['macro_f1']:.3f}", f"{cnn['ours_seconds'] / theirs:.2f}")
 
 
-def published_only(args, work, gml_env, results):
-    """The published job alone, alternating, then the one-hot CNN once (its time and scores beside it)."""
-    results["backend"] = args.backend
-    real_dir = work / "real"
+def alternate_published(args, real_dir: Path, gml_env):
+    """The published workflow's job, ours (LSTM on --backend) and Galaxy-ML's, alternating --repeats times:
+    (wall times and steps per pipeline, Galaxy-ML's folder, its steps)."""
     gml_dir = real_dir / "galaxy-ml"
     gml_dir.mkdir(exist_ok=True)
     (real_dir / "ours-lstm").mkdir(exist_ok=True)
-    (real_dir / "ours-cnn").mkdir(exist_ok=True)
     gml_steps = [galaxy_ml_cmd(args.galaxy_ml_python, args.galaxy_ml_tools, script, inputs, argv, gml_dir, f"s{i}")
                  if script != "(split rows)" else argv
                  for i, (script, inputs, argv) in enumerate(galaxy_ml(real_dir, args.train))]
@@ -325,6 +313,15 @@ def published_only(args, work, gml_env, results):
     for name in rotated(list(pipelines), args.repeats):
         steps, cwd, env = pipelines[name]
         times[name].append(timed(steps, cwd, env))
+    return times, gml_dir, gml_steps
+
+
+def published_only(args, work, gml_env, results):
+    """The published job alone, alternating, then the one-hot CNN once (its time and scores beside it)."""
+    results["backend"] = args.backend
+    real_dir = work / "real"
+    (real_dir / "ours-cnn").mkdir(exist_ok=True)
+    times, gml_dir, _ = alternate_published(args, real_dir, gml_env)
     seconds, steps = timed(ours(real_dir, "cnn"), real_dir / "ours-cnn", ENV)
     results["real/cnn"] = {"ours": scores_from_metrics(real_dir / "ours-cnn" / "cnn.metrics.tsv"),
                            "ours_seconds": seconds, "ours_steps": steps}
