@@ -1,18 +1,27 @@
 """train-eval under a real Slurm (make slurm-test starts a one-node cluster and sets SLURM_CONF): srun tasks train
 as one process, so does a batch script of two tasks without srun (as Galaxy runs a tool), the README's sbatch script
-runs as written, scancel and a failing task end every task with a line.
+runs as written, scancel, a failing task and a frozen one end every task with a line.
 
 Every wait is bounded: a hang fails the test."""
 
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.cli.test_train_eval_distributed import assert_same_training, command, iris_model, one_process  # noqa: F401
+from galaxy_dl.errors import ExitStatus
+from tests.cli.test_train_eval_distributed import (  # noqa: F401
+    Process,
+    assert_same_training,
+    command,
+    iris_model,
+    one_process,
+)
 from tests.conftest import ROOT, TEST_DATA, build_model_zip
 
 pytestmark = [
@@ -127,3 +136,37 @@ def test_a_task_that_fails_ends_the_step_with_one_line(tmp_path):
     assert f"train-eval: error: --model {tmp_path / 'missing.zip'}: no such file" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists() or os.listdir(out) == []
+
+
+def test_a_frozen_task_ends_the_step_with_one_line_naming_it(tmp_path):
+    """Task 1 stopped (SIGSTOP) mid-training: task 0's watchdog gives it up after --peer-timeout, exits 7 with one
+    line naming it, and srun's --kill-on-bad-exit ends the frozen one; no JAX abort."""
+    slow = build_model_zip(tmp_path, "4", ['Dense(8, activation="relu")', 'Dense(3, activation="softmax")'],
+                           "--loss", "sparse_categorical_crossentropy", "--epochs", "100000", "--batch-size", "8",
+                           "--seed", "1")
+    out = tmp_path / "out"
+    step = Process(["srun", "-n", "2", "--kill-on-bad-exit=1", *command(slow, out, "--distribute", "--peer-timeout",
+                                                                        "10")], env=ENV)
+    try:
+        step.wait_for("Epoch 3/")
+        task1 = [pid for pid in run(["pgrep", "-f", str(out)], timeout=10).stdout.split()
+                 if "SLURM_PROCID=1" in Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")]
+        assert len(task1) == 1
+        os.kill(int(task1[0]), signal.SIGSTOP)
+        stopped = time.monotonic()
+        code = step.finish(timeout=120)
+        ended = time.monotonic() - stopped
+    finally:
+        step.kill()
+    assert code == ExitStatus.PEER, step.seen[-5:]
+    assert ended < 10 + 15
+    errors = [line for line in step.seen if line.startswith("train-eval: error:")]
+    assert errors[0] == ("train-eval: error: lost contact with process 1 of 2: nothing heard from it for 10 s "
+                         "(--peer-timeout): it hung, or the network between the processes failed")
+    # Slurm ends the frozen task with SIGCONT then SIGTERM: resumed, it says that it lost process 0, or that it was
+    # interrupted, whichever comes first
+    assert all(line.startswith(("train-eval: error: lost contact with process 0 of 2", "train-eval: error: interrupted"))
+               for line in errors[1:]), errors
+    assert len(errors) <= 2
+    assert not any("Check failed" in line or "stack trace" in line.lower() for line in step.seen)
+    assert os.listdir(out) == []

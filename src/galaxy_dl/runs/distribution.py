@@ -237,6 +237,12 @@ class JaxPlan(_Distributed):
     def accelerated(self) -> bool:
         return self.platform != "cpu"
 
+    def lost_peer(self, exc: BaseException):
+        lost = super().lost_peer(exc)
+        if lost is not None and self.watchdog is not None:  # it can name the lost process (and then end this one)
+            self.watchdog.thread.join(timeout=3 * self.watchdog.interval)
+        return lost
+
     def finish(self) -> None:
         if self.watchdog is not None:
             self.watchdog.finish()
