@@ -11,34 +11,32 @@ BASE=${GALAXY_BASE:?scratch folder}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROJECT=$(cd "$HERE/.." && pwd)
 RESULTS=$BASE/results
-if [ "$(id -u)" = 0 ] && [ -z "${GALAXY_TEST_AS_USER:-}" ]; then
+prepare() {  # Galaxy, planemo, the requirement, and fresh copies of the tools, test data and job configuration
     bash "$HERE/setup.sh"
     DEST="$BASE/deps" bash "$HERE/deps.sh"
-    # What the unprivileged run may touch: a fresh copy of the tools and their test data, results, home, tmp.
     rm -rf "$BASE/run" "$RESULTS" "$BASE/tmp"
     mkdir -p "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp"
     cp -r "$PROJECT/tool_xml" "$PROJECT/test-data" "$PROJECT/workflows" "$BASE/run/"
-    [ -n "${GALAXY_TEST_JOB_CONF:-}" ] && cp "$GALAXY_TEST_JOB_CONF" "$BASE/run/job_conf.yml"
+    if [ -n "${GALAXY_TEST_JOB_CONF:-}" ]; then
+        cp "$GALAXY_TEST_JOB_CONF" "$BASE/run/job_conf.yml"
+        GALAXY_TEST_JOB_CONF=$BASE/run/job_conf.yml
+    fi
+}
+if [ "$(id -u)" = 0 ] && [ -z "${GALAXY_TEST_AS_USER:-}" ]; then
+    prepare  # what the unprivileged run may touch: those copies, results, home, tmp
     rm -f "$BASE/root/main.log" "$BASE/root/main.pid"
     chown -R nobody:nogroup "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp" "$BASE/root"
     subsets=()
     [ -n "${GALAXY_TEST_TOOLS+set}" ] && subsets+=("GALAXY_TEST_TOOLS=$GALAXY_TEST_TOOLS")
     [ -n "${GALAXY_TEST_WORKFLOWS+set}" ] && subsets+=("GALAXY_TEST_WORKFLOWS=$GALAXY_TEST_WORKFLOWS")
     [ -n "${GALAXY_TEST_INDEX:-}" ] && subsets+=("GALAXY_TEST_INDEX=$GALAXY_TEST_INDEX")
-    [ -n "${GALAXY_TEST_JOB_CONF:-}" ] && subsets+=("GALAXY_TEST_JOB_CONF=$BASE/run/job_conf.yml")
+    [ -n "${GALAXY_TEST_JOB_CONF:-}" ] && subsets+=("GALAXY_TEST_JOB_CONF=$GALAXY_TEST_JOB_CONF")
     [ -n "${SLURM_CONF:-}" ] && subsets+=("SLURM_CONF=$SLURM_CONF")
     exec setpriv --reuid=nobody --regid=nogroup --clear-groups env GALAXY_TEST_AS_USER=1 GALAXY_BASE="$BASE" \
         "${subsets[@]}" PATH=/usr/bin:/bin bash "$0" "$@"
 fi
 if [ -z "${GALAXY_TEST_AS_USER:-}" ]; then  # not root: everything as this user
-    bash "$HERE/setup.sh"
-    DEST="$BASE/deps" bash "$HERE/deps.sh"
-    rm -rf "$BASE/run" "$RESULTS"; mkdir -p "$BASE/run" "$RESULTS" "$BASE/home" "$BASE/tmp"
-    cp -r "$PROJECT/tool_xml" "$PROJECT/test-data" "$PROJECT/workflows" "$BASE/run/"
-    if [ -n "${GALAXY_TEST_JOB_CONF:-}" ]; then
-        cp "$GALAXY_TEST_JOB_CONF" "$BASE/run/job_conf.yml"
-        GALAXY_TEST_JOB_CONF=$BASE/run/job_conf.yml
-    fi
+    prepare
 fi
 export HOME=$BASE/home TMPDIR=$BASE/tmp
 unset GALAXY_TEST_FILE_DIR   # the test data must be found where Galaxy looks by itself: tool_xml/test-data

@@ -65,7 +65,7 @@ class Cluster:
 
     @property
     def slurm(self) -> bool:
-        """Started as one of several SLURM tasks (``srun``): JAX finds its peers by itself."""
+        """Started as one of several tasks of a SLURM step (``srun``): :meth:`under_slurm` names the peers."""
         tasks = os.environ.get("SLURM_STEP_NUM_TASKS", "1")  # a batch script has SLURM_NTASKS, not a step
         return self.distribute and self.coordinator is None and tasks.isdigit() and int(tasks) > 1
 

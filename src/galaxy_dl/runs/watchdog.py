@@ -66,6 +66,8 @@ class Watchdog:
             for peer, link in self.links.items():
                 if link in readable:
                     self._read(peer, link)
+            if self.stop.is_set():  # a peer was lost while reading
+                return
             now = time.monotonic()
             for peer in self.links:
                 if peer not in self.finished and now - self.heard[peer] > self.timeout:
@@ -74,6 +76,7 @@ class Watchdog:
                         f"nothing heard from it for {self.timeout:g} s (--peer-timeout): it hung, "
                         "or the network between the processes failed",
                     )
+                    return
             if not watched:
                 self.stop.wait(self.interval)
 
@@ -95,6 +98,7 @@ class Watchdog:
                 self.finished.add(peer)
             elif line.startswith(LOST + b" "):  # process 0 lost another peer
                 self._lost(int(line.split()[1]), "process 0 lost contact with it", tell=False)
+                return
 
     def _lost(self, peer: int, why: str, tell: bool = True) -> None:
         if tell and self.me == 0:
